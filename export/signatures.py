@@ -48,7 +48,7 @@ SAMPLE_FOREGROUND = "sample_foreground"
 SAMPLE_BACKGROUND = "sample_background"
 SAMPLE_POSE = "sample_pose"
 # Output name of the image endpoints.
-OUTPUT_IMAGE = "image"
+OUTPUT_IMAGE = "generated"
 
 
 class SignatureInputError(ValueError):
@@ -201,8 +201,67 @@ def assert_same_batch(tensors: dict[str, tf.Tensor], endpoint: str) -> list:
     if len(batched) < 2:
         return []
     first_name, first = batched[0]
+    static = [t.shape[0] for _, t in batched]
+    if None not in static:  # static batch (LiteRT, ONNX): checked while tracing
+        for name, t in batched[1:]:
+            if t.shape[0] != first.shape[0]:
+                raise SignatureInputError(
+                    f"endpoint {endpoint!r}: input {name!r} has batch {t.shape[0]}, "
+                    f"{first_name!r} has batch {first.shape[0]}")
+        return []
     return [tf.debugging.assert_equal(
         tf.shape(t)[0], tf.shape(first)[0],
         message=f"endpoint {endpoint!r}: input {name!r} and {first_name!r} "
                 f"must have the same batch size")
         for name, t in batched[1:]]
+
+
+def endpoint_function(model, dims: ModelDims, endpoint: str):
+    """The endpoint as a Python function of its named inputs -> dict outputs.
+
+    `model` is the inference object (`DisentangledGenerator`): only its
+    `encode`, `decode`, `transfer` and `sample` methods are used, so every
+    format exports the same computation as the Keras model. Wrap the result in `tf.function` with
+    `endpoint_specs(...)` as input signature.
+    """
+    def checked(inputs):
+        inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
+        deps = assert_same_batch(inputs, endpoint)
+        with tf.control_dependencies(deps):
+            return {k: tf.identity(v) for k, v in inputs.items()}
+
+    if endpoint == TRANSFER:
+        def fn(image, keypoints, target_keypoints):
+            x = checked({IMAGE: image, KEYPOINTS: keypoints, TARGET_KEYPOINTS: target_keypoints})
+            return {OUTPUT_IMAGE: model.transfer(x[IMAGE], x[KEYPOINTS], x[TARGET_KEYPOINTS])}
+    elif endpoint == ENCODE:
+        def fn(image, keypoints):
+            x = checked({IMAGE: image, KEYPOINTS: keypoints})
+            codes = model.encode(x[IMAGE], x[KEYPOINTS])
+            return {k: codes[k] for k in output_names(dims, ENCODE)}
+    elif endpoint == DECODE:
+        if dims.has_background:
+            def fn(foreground, background, target_keypoints):
+                x = checked({FOREGROUND: foreground, BACKGROUND: background,
+                             TARGET_KEYPOINTS: target_keypoints})
+                return {OUTPUT_IMAGE: model.decode(x[FOREGROUND], x[BACKGROUND],
+                                                   x[TARGET_KEYPOINTS])}
+        else:
+            def fn(foreground, target_keypoints):
+                x = checked({FOREGROUND: foreground, TARGET_KEYPOINTS: target_keypoints})
+                return {OUTPUT_IMAGE: model.decode(x[FOREGROUND], None, x[TARGET_KEYPOINTS])}
+    elif endpoint == SAMPLE:
+        def sample(image, keypoints, seed, sample_foreground, sample_background, sample_pose):
+            x = checked({IMAGE: image, KEYPOINTS: keypoints})
+            return {OUTPUT_IMAGE: model.sample(
+                seed=seed, sample_fg=sample_foreground, sample_bg=sample_background,
+                sample_pose=sample_pose, image=x[IMAGE], keypoints=x[KEYPOINTS])}
+        if dims.has_background:
+            fn = sample
+        else:
+            def fn(image, keypoints, seed, sample_foreground, sample_pose):
+                return sample(image, keypoints, seed, sample_foreground,
+                              tf.constant(False), sample_pose)
+    else:
+        raise SignatureInputError(f"unknown endpoint {endpoint!r}")
+    return fn

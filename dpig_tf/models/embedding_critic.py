@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import keras
 
-LEAKY_SLOPE = 0.2
+from dpig_tf.models.layers import LEAKY_SLOPE
 
 
 @keras.saving.register_keras_serializable(package="dpig_tf")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import keras
 
-LEAKY_SLOPE = 0.2
+from dpig_tf.models.layers import LEAKY_SLOPE
+from dpig_tf.models.layers import ResidualDense
 
 
 @keras.saving.register_keras_serializable(package="dpig_tf")
@@ -35,27 +36,21 @@ class MappingNetwork(keras.Model):
         self.hidden = int(hidden)
         self.blocks = int(blocks)
         self.input_fc = keras.layers.Dense(self.hidden, name="input_fc")
-        self.block_fcs = [
-            (keras.layers.Dense(self.hidden, name=f"block{i}_fc1"),
-             keras.layers.Dense(self.hidden, name=f"block{i}_fc2"))
-            for i in range(self.blocks)
-        ]
+        self.residual_blocks = [ResidualDense(self.hidden, name=f"block_{i}")
+                                for i in range(self.blocks)]
         self.output_fc = keras.layers.Dense(self.dim, name="output_fc")
 
     def build(self, input_shape):
         self.input_fc.build((None, self.dim))
-        for fc1, fc2 in self.block_fcs:
-            fc1.build((None, self.hidden))
-            fc2.build((None, self.hidden))
+        for block in self.residual_blocks:
+            block.build((None, self.hidden))
         self.output_fc.build((None, self.hidden))
         self.built = True
 
     def call(self, noise):
         x = keras.ops.leaky_relu(self.input_fc(noise), LEAKY_SLOPE)
-        for fc1, fc2 in self.block_fcs:
-            y = keras.ops.leaky_relu(fc1(x), LEAKY_SLOPE)
-            y = keras.ops.leaky_relu(fc2(y), LEAKY_SLOPE)
-            x = x + y
+        for block in self.residual_blocks:
+            x = block(x)
         return self.output_fc(x)
 
     def compute_output_shape(self, input_shape):

@@ -31,7 +31,8 @@ def test_forward_shape_and_residual_structure():
     out = keras.ops.convert_to_numpy(net(z))
     assert out.shape == (5, 8)
     # With every block's second FC zeroed the blocks are identities: out = W_o lrelu(W_i z).
-    for _, fc2 in net.block_fcs:
+    for block in net.residual_blocks:
+        fc2 = block.dense_b
         fc2.kernel.assign(np.zeros(fc2.kernel.shape, "float32"))
         fc2.bias.assign(np.zeros(fc2.bias.shape, "float32"))
     h = z @ keras.ops.convert_to_numpy(net.input_fc.kernel)

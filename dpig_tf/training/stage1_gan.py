@@ -1,0 +1,153 @@
+"""Stage I: the disentangled reconstruction GAN (encoder E, generator G, discriminator D)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from dpig_tf import losses
+from dpig_tf.data import features
+
+# The encoder's inputs, taken from the feature dict (docs/ARCHITECTURE.md).
+ENCODER_KEYS = (features.IMAGE, features.POSE_MASK, features.ROI_BOXES, features.ROI_VIS)
+
+
+def new_step_counter(name: str = "step") -> tf.Variable:
+    """A int64 step counter, updated once per step (by the first replica under tf.distribute)."""
+    return tf.Variable(0, dtype=tf.int64, trainable=False, name=name,
+                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+@keras.saving.register_keras_serializable(package="dpig_tf")
+class Stage1GAN(keras.Model):
+    """Trains E and G to reconstruct the input image from its appearance and pose, against D.
+
+    One `train_step`:
+      1. `_generator_step` (skipped at step 0 like the original: the training loop calls
+         `train_step(batch, update_generator=False)` then): E+G minimise
+         BCE(D(G), 1) + l1_weight * mean|G - x|; the masked L1 is only logged.
+      2. `_discriminator_step`: D minimises 1/2 [BCE(D(x), 1) + BCE(D(G), 0)], real and fake in
+         separate D calls (Market model 1: batch-norm statistics per call).
+    The original pulls a fresh batch for each of the two updates; `train_step` accepts either one
+    feature dict (used for both) or a pair `(generator_batch, discriminator_batch)`, which is what
+    the training loop feeds (two batches per step).
+
+    Losses go through `dpig_tf.losses.average_loss` (global-batch mean), so one step on N replicas
+    equals one step on one device with the same global batch. The trackers hold replica-local
+    means of the unscaled losses, averaged over replicas when read.
+
+    Args:
+        encoder: appearance encoder, `{"image", "pose_mask", "roi_boxes", "roi_vis"}` -> (B, E).
+        generator: `[embedding (B, E), heatmaps (B, H, W, 18)]` -> (B, H, W, 3), linear.
+        discriminator: image (B, H, W, 3) -> logits (B, k).
+        l1_weight: weight of the L1 reconstruction term (20 in the paper).
+
+    Reference: SPEC 2.5 (losses), 2.6 (step order, schedule), 8.1 (optimisers).
+    """
+
+    def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.generator = generator
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.step = new_step_counter()
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.g_adv_loss_tracker = keras.metrics.Mean(name="g_adv_loss")
+        self.l1_loss_tracker = keras.metrics.Mean(name="l1_loss")
+        self.masked_l1_loss_tracker = keras.metrics.Mean(name="masked_l1_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real_prob")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake_prob")
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        return [self.g_loss_tracker, self.g_adv_loss_tracker, self.l1_loss_tracker,
+                self.masked_l1_loss_tracker, self.d_loss_tracker, self.d_real_tracker,
+                self.d_fake_tracker]
+
+    @property
+    def generator_variables(self):
+        """The variables the generator step updates: E and G."""
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
+    def build_optimizers(self) -> None:
+        """Builds the optimizer slots now (needed under MirroredStrategy, STACK.md 2.1)."""
+        self.g_optimizer.build(self.generator_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def reconstruct(self, batch, training: bool = False):
+        """G(E(x), P): the reconstruction of the batch's images, (B, H, W, 3)."""
+        embedding = self.encoder({k: batch[k] for k in ENCODER_KEYS}, training=training)
+        return self.generator([embedding, batch[features.HEATMAPS]], training=training)
+
+    def call(self, batch, training=False):
+        return self.reconstruct(batch, training=training)
+
+    def train_step(self, batch, update_generator: bool = True):
+        # `update_generator` is a Python bool: the training loop traces a second function
+        # with False for step 0. (A tf.cond here would put the optimizer's and synchronized
+        # BN's cross-replica updates inside control flow, which tf.distribute rejects.)
+        if isinstance(batch, dict):
+            g_batch = d_batch = batch
+        else:
+            g_batch, d_batch = batch
+        if update_generator:
+            self._generator_step(g_batch)
+        self._discriminator_step(d_batch)
+        self.step.assign_add(1)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _generator_step(self, batch):
+        image = batch[features.IMAGE]
+        variables = self.generator_variables
+        with tf.GradientTape() as tape:
+            fake = self.reconstruct(batch, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            adv = losses.generator_adversarial_loss(fake_logits)
+            l1 = losses.l1_loss(fake, image)
+            total = adv + self.l1_weight * l1
+            loss = self.g_optimizer.scale_loss(losses.average_loss(total))
+        grads = tape.gradient(loss, variables)
+        self.g_optimizer.apply(grads, variables)
+        masked_l1 = losses.masked_l1_loss(fake, image, batch[features.POSE_MASK])
+        self.g_loss_tracker.update_state(tf.reduce_mean(total))
+        self.g_adv_loss_tracker.update_state(tf.reduce_mean(adv))
+        self.l1_loss_tracker.update_state(tf.reduce_mean(l1))
+        self.masked_l1_loss_tracker.update_state(tf.reduce_mean(masked_l1))
+
+    def _discriminator_step(self, batch):
+        image = batch[features.IMAGE]
+        # No gradient flows into E/G here: the fake is a constant for D's update.
+        fake = tf.stop_gradient(self.reconstruct(batch, training=True))
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(image, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            per_example = losses.discriminator_loss(real_logits, fake_logits)
+            loss = self.d_optimizer.scale_loss(losses.average_loss(per_example))
+        grads = tape.gradient(loss, variables)
+        self.d_optimizer.apply(grads, variables)
+        self.d_loss_tracker.update_state(tf.reduce_mean(per_example))
+        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))))
+        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))))
+
+    def get_config(self):
+        return {
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "l1_weight": self.l1_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

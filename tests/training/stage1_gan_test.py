@@ -1,0 +1,119 @@
+"""Stage1GAN: which variables each update changes, finite losses, step-0 rule, 1 vs 2 replicas."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpig_tf.models import factory
+from dpig_tf.training import loop
+from dpig_tf.training import optimizers
+from dpig_tf.training.stage1_gan import Stage1GAN
+
+
+def build_gan(cfg, strategy=None, learning_rate=2e-4):
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        gan = Stage1GAN(factory.build_encoder(cfg), factory.build_generator(cfg),
+                        factory.build_discriminator(cfg), l1_weight=cfg.stage1.l1_weight)
+        gan.compile(g_optimizer=optimizers.adam(learning_rate, 0.5, 0.999, 1e-8, 1000),
+                    d_optimizer=optimizers.adam(learning_rate, 0.5, 0.999, 1e-8, 1000))
+        gan.build_optimizers()
+    return gan
+
+
+def snapshot(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def eg_variables(gan):
+    return gan.encoder.trainable_variables + gan.generator.trainable_variables
+
+
+def test_generator_step_changes_only_encoder_and_generator(tiny_cfg, tiny_batches):
+    gan = build_gan(tiny_cfg)
+    eg, d = eg_variables(gan), gan.discriminator.trainable_variables
+    eg_before, d_before = snapshot(eg), snapshot(d)
+    tf.function(gan._generator_step)(tiny_batches[0])
+    assert not any(changed(d_before, d)), "the generator step changed D"
+    eg_changed = changed(eg_before, eg)
+    # Every G variable gets a gradient; E variables too except ROI codes of absent parts.
+    assert all(changed(snapshot([])[:0] or eg_before[len(gan.encoder.trainable_variables):],
+                       gan.generator.trainable_variables))
+    assert np.mean(eg_changed) > 0.9, f"only {np.mean(eg_changed):.0%} of E+G changed"
+    assert int(gan.g_optimizer.iterations.numpy()) == 1
+    assert int(gan.d_optimizer.iterations.numpy()) == 0
+
+
+def test_discriminator_step_changes_only_the_discriminator(tiny_cfg, tiny_batches):
+    gan = build_gan(tiny_cfg)
+    eg, d = eg_variables(gan), gan.discriminator.trainable_variables
+    eg_before, d_before = snapshot(eg), snapshot(d)
+    tf.function(gan._discriminator_step)(tiny_batches[1])
+    assert not any(changed(eg_before, eg)), "the discriminator step changed E or G"
+    assert all(changed(d_before, d))
+    assert int(gan.g_optimizer.iterations.numpy()) == 0
+
+
+def test_train_steps_give_finite_losses_and_skip_the_generator_at_step_0(tiny_cfg,
+                                                                          tiny_batches):
+    gan = build_gan(tiny_cfg)
+    strategy = tf.distribute.get_strategy()
+    dataset = tf.data.Dataset.from_tensors(tiny_batches[0]).concatenate(
+        tf.data.Dataset.from_tensors(tiny_batches[1])).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    first = loop.make_train_function(strategy, gan, 2, update_generator=False)
+    regular = loop.make_train_function(strategy, gan, 2)
+    eg_before = snapshot(eg_variables(gan))
+    out = first(iterator)
+    assert not any(changed(eg_before, eg_variables(gan))), "step 0 must not update E/G"
+    assert float(out["d_loss"]) > 0
+    for _ in range(2):
+        out = regular(iterator)
+    values = {k: float(v) for k, v in out.items()}
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert values["g_loss"] == pytest.approx(
+        values["g_adv_loss"] + tiny_cfg.stage1.l1_weight * values["l1_loss"], rel=1e-5)
+    assert 0 < values["masked_l1_loss"] < values["l1_loss"]
+    assert int(gan.step.numpy()) == 3
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    assert int(gan.d_optimizer.iterations.numpy()) == 3
+
+
+@pytest.mark.distributed
+def test_one_step_on_two_replicas_equals_one_replica(tiny_cfg, tiny_batches):
+    single = build_gan(tiny_cfg)
+    mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = build_gan(tiny_cfg, mirrored_strategy)
+    for source, target in zip(single.variables, mirrored.variables):
+        target.assign(source)
+    assert mirrored_strategy.num_replicas_in_sync == 2
+
+    outputs = []
+    for gan, strategy in ((single, tf.distribute.get_strategy()), (mirrored, mirrored_strategy)):
+        # The same two global batches; under 2 replicas each replica gets half of each.
+        dataset = tf.data.Dataset.from_tensors(tiny_batches[0]).concatenate(
+            tf.data.Dataset.from_tensors(tiny_batches[1]))
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        gan.step.assign(1)  # a regular step: generator update, then discriminator update
+        out = loop.make_train_function(strategy, gan, 2)(iterator)
+        outputs.append({k: float(v) for k, v in out.items()})
+
+    for key in outputs[0]:
+        assert outputs[1][key] == pytest.approx(outputs[0][key], rel=1e-4, abs=1e-6), key
+    networks = [(n, getattr(single, n), getattr(mirrored, n))
+                for n in ("encoder", "generator", "discriminator")]
+    for name, a, b in networks:
+        for va, vb in zip(a.trainable_variables, b.trainable_variables):
+            np.testing.assert_allclose(vb.numpy(), va.numpy(), atol=1e-5,
+                                       err_msg=f"{name} {va.path}")
+    # Adam's first moments are 0.5 * gradient: a gradient scaled by the replica count shows here.
+    for opt_a, opt_b in ((single.g_optimizer, mirrored.g_optimizer),
+                         (single.d_optimizer, mirrored.d_optimizer)):
+        for ma, mb in zip(opt_a._momentums, opt_b._momentums):
+            scale = max(1e-3, float(np.abs(ma.numpy()).max()))
+            np.testing.assert_allclose(mb.numpy(), ma.numpy(), atol=1e-4 * scale,
+                                       err_msg=ma.path)
