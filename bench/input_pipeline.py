@@ -2,7 +2,9 @@
 
 Renders (or reuses) a Market-format synthetic dataset at 128x64 and times
 `dpig_tf.data.pipeline.build_dataset` batches (every feature of the contract,
-paired or not). Prints one JSON line.
+paired or not). Prints one JSON line: wall-clock examples/s, examples per
+CPU-second of this process (independent of other load on a shared machine)
+and the load average, so a number taken on a busy machine can be judged.
 
     python bench/input_pipeline.py [--batches=50 --batch_size=64 --cache
         --paired --demo_dir=/tmp/dpig_bench_data --threads=0]
@@ -50,14 +52,20 @@ def main(argv=None) -> None:
     it = iter(ds)
     for _ in range(args.warmup):
         next(it)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.batches):
         batch = next(it)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0  # all threads of this process
+    examples = args.batches * args.batch_size
     assert batch["heatmaps"].shape == (args.batch_size, 128, 64, 18)
     print(json.dumps({
         "benchmark": "input_pipeline",
-        "examples_per_sec": round(args.batches * args.batch_size / elapsed, 1),
+        "examples_per_sec": round(examples / elapsed, 1),
+        # Load-independent cost on a shared machine: examples per CPU-second.
+        "examples_per_cpu_sec": round(examples / max(cpu, 1e-9), 1),
+        "cpu_utilisation": round(cpu / elapsed, 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "batch_size": args.batch_size, "batches": args.batches,
         "cache": args.cache, "paired": args.paired, "image_size": [128, 64],
         "index_and_build_sec": round(build_s, 2), "cpu_count": os.cpu_count(),

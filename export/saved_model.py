@@ -78,11 +78,15 @@ def models_config_text(model_name: str, base_path: str) -> str:
 
 
 def export_saved_model(run_dir: str, out: str, version: int = 1, require_sample: bool = False,
-                       serving_base: str = "/models", overwrite: bool = False) -> pathlib.Path:
-    """Writes OUT/dpig/<version> and OUT/models.config; returns the version dir."""
+                       serving_base: str = "/models", overwrite: bool = False,
+                       loaded: LoadedRun | None = None) -> pathlib.Path:
+    """Writes OUT/dpig/<version> and OUT/models.config; returns the version dir.
+
+    `loaded` reuses an already loaded run (tests, export_all).
+    """
     if version < 1:
         raise ExportError(f"--version must be >= 1, got {version}")
-    loaded = load_run(run_dir, require_stage2=require_sample)
+    loaded = loaded or load_run(run_dir, require_stage2=require_sample)
     endpoints = [signatures.TRANSFER, signatures.ENCODE, signatures.DECODE]
     if loaded.has_stage2:
         endpoints.append(signatures.SAMPLE)
@@ -106,6 +110,26 @@ def export_saved_model(run_dir: str, out: str, version: int = 1, require_sample:
     (out / MODELS_CONFIG).write_text(
         models_config_text(MODEL_NAME, f"{serving_base.rstrip('/')}/{MODEL_NAME}"))
     return path
+
+
+def call_endpoint(saved_model, dims: signatures.ModelDims, endpoint: str,
+                  inputs: dict) -> dict:
+    """Calls a signature of a loaded SavedModel (`tf.saved_model.load`).
+
+    The inputs are validated against the declared specs first, so a wrong
+    shape, dtype or keypoint count is a SignatureInputError naming the input.
+    """
+    import tensorflow as tf
+
+    if endpoint not in saved_model.signatures:
+        raise signatures.SignatureInputError(
+            f"the SavedModel has no {endpoint!r} signature "
+            f"(has {', '.join(sorted(saved_model.signatures))})")
+    contract = signatures.TRANSFER if endpoint == signatures.SERVING_DEFAULT else endpoint
+    arrays = signatures.validate_inputs(signatures.endpoint_specs(dims, contract), inputs,
+                                        endpoint)
+    outputs = saved_model.signatures[endpoint](**{k: tf.constant(v) for k, v in arrays.items()})
+    return {k: v.numpy() for k, v in outputs.items()}
 
 
 def main(argv=None) -> int:

@@ -211,7 +211,7 @@ def assert_same_batch(tensors: dict[str, tf.Tensor], endpoint: str) -> list:
         return []
     return [tf.debugging.assert_equal(
         tf.shape(t)[0], tf.shape(first)[0],
-        message=f"endpoint {endpoint!r}: input {name!r} and {first_name!r} "
+        message=f"endpoint {endpoint}: inputs {name} and {first_name} "
                 f"must have the same batch size")
         for name, t in batched[1:]]
 

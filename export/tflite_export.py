@@ -32,6 +32,7 @@ import numpy as np
 from export import representative_data
 from export import signatures
 from export.run_loader import ExportError
+from export.run_loader import LoadedRun
 from export.run_loader import load_run
 from export.run_loader import set_crop_method
 
@@ -91,7 +92,7 @@ def run_signature(interp, endpoint: str, inputs: dict[str, np.ndarray]) -> dict[
 
 def export_tflite(run_dir: str, out: str, quantizations=QUANTIZATIONS,
                   endpoints=DEFAULT_ENDPOINTS, num_calibration: int = 32,
-                  num_parity: int = 4) -> dict:
+                  num_parity: int = 4, loaded: LoadedRun | None = None) -> dict:
     """Writes the .tflite files and the report; returns the report."""
     for q in quantizations:
         if q not in QUANTIZATIONS:
@@ -102,7 +103,7 @@ def export_tflite(run_dir: str, out: str, quantizations=QUANTIZATIONS,
                               f"(choose from transfer, encode, decode)")
     from export.saved_model import build_archive
 
-    loaded = load_run(run_dir, crop_method="gather")
+    loaded = loaded or load_run(run_dir, crop_method="gather")
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     examples = representative_data.dataset_examples(loaded.cfg, max(num_calibration, num_parity))

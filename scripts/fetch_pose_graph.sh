@@ -4,5 +4,7 @@
 # Usage: bash scripts/fetch_pose_graph.sh [--out PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-$([ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python)}"
+# The project's Python (the active venv): the fetch runs `python -m pip download`, which
+# needs setuptools (a TensorFlow dependency) to read the sdist's metadata.
+PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 exec "$PYTHON" -m dpig_tf.pose.graph_file "$@"

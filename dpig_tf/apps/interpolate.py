@@ -21,8 +21,8 @@ from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
 from dpig_tf.models.disentangled_generator import POSE
 
-INVERSION_STEPS = 400
-INVERSION_LR = 0.02
+INVERSION_STEPS = 600
+INVERSION_LR = 0.05
 
 
 def lerp(a, b, t):

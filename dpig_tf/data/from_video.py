@@ -97,6 +97,41 @@ def crop_person(frame: np.ndarray, joints: np.ndarray) -> tuple[np.ndarray, np.n
     return np.asarray(image), keypoints
 
 
+FACE_JOINTS = (0, 14, 15, 16, 17)  # nose, eyes, ears
+
+
+def drop_outlier_joints(joints: np.ndarray, factor: float = 4.0, face: float = 0.25) -> np.ndarray:
+    """A copy without joints that belong to someone else (mis-grouped by the PAFs).
+
+    Dropped: a body joint (neck to ankles) farther from the median of the visible
+    body joints than `factor` times their median distance to it; a face joint
+    farther from its anchor (the nose, else the neck, for eyes and ears) than
+    `face` times the size (longer box side) of the body joints, or a nose
+    farther than 1.6 times that from the neck. Small face parts are the usual
+    mis-grouped joints in crowds.
+    """
+    joints = np.array(joints, np.float32)
+    body = np.zeros(len(joints), bool)
+    body[1:14] = joints[1:14, 2] > 0
+    if body.sum() >= 3:
+        centre = np.median(joints[body, :2], axis=0)
+        dist = np.hypot(*(joints[:, :2] - centre).T)
+        limit = factor * max(float(np.median(dist[body])), 4.0)
+        joints[body & (dist > limit)] = 0
+        body &= joints[:, 2] > 0
+    if body.sum() >= 2:
+        rows, cols = joints[body, 0], joints[body, 1]
+        size = max(rows.max() - rows.min(), cols.max() - cols.min(), 4.0)
+        for k in FACE_JOINTS:
+            anchor = 1 if k == 0 or joints[0, 2] == 0 else 0
+            # The nose sits a head's height above the neck; eyes and ears are closer.
+            limit = face * size * (1.6 if anchor == 1 else 1.0)
+            if joints[k, 2] > 0 and joints[anchor, 2] > 0 and np.hypot(
+                    *(joints[k, :2] - joints[anchor, :2])) > limit:
+                joints[k] = 0
+    return joints
+
+
 def plausible_person(person, min_joints: int, min_person_height: float,
                      max_aspect: float = 1.5) -> bool:
     """Enough joints, tall enough, and not much wider than tall (a mis-grouped skeleton)."""
@@ -114,8 +149,11 @@ def collect_crops(video: str, estimator: estimator_lib.PoseEstimator, *,
     crops = []
     for frame_index, frame in video_reader.iter_frames(video, max_frames=max_frames,
                                                        every=every):
-        people = [p for p in estimator.estimate(frame)
-                  if plausible_person(p, min_joints, min_person_height)]
+        people = estimator.estimate(frame)
+        for p in people:
+            p.joints = drop_outlier_joints(p.joints)
+            p.num_joints = int(np.count_nonzero(p.joints[:, 2]))
+        people = [p for p in people if plausible_person(p, min_joints, min_person_height)]
         ids = tracker.update([p.box() for p in people], [p.joints for p in people])
         for track_id, person in zip(ids, people):
             image, keypoints = crop_person(frame, person.joints)

@@ -123,9 +123,11 @@ def from_openpose_json(source, threshold: float = 0.0) -> list[np.ndarray]:
     """An OpenPose JSON file path, string or dict -> one RCV per `people[*]`."""
     if isinstance(source, dict):
         doc, where = source, "<dict>"
-    elif isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+    elif isinstance(source, os.PathLike) or not source.lstrip().startswith("{"):
         where = os.fspath(source)
-        with open(source) as f:
+        if not os.path.isfile(where):
+            raise ValueError(f"{where}: OpenPose JSON file not found")
+        with open(where) as f:
             try:
                 doc = json.load(f)
             except json.JSONDecodeError as err:

@@ -18,8 +18,9 @@ Choices (documented deviations / interpretations):
   `data.shuffle_buffer` is not needed; ordering is deterministic given `seed`.
 - DeepFashion 256x176 (PATN) images are padded left and right with white to
   `data.pad_width_to` (40 px each side for 176 -> 256); keypoint columns shift
-  by the left pad. Identities are indices of the sorted `name.split('_')[0]`
-  prefixes of the split; the camera is -1.
+  by the left pad. Identities are indices of the sorted identity keys of the
+  split (`deepfashion_identity`: `name.split('_')[0]`, or up to the `id`
+  digits for PATN names whose category contains '_'); the camera is -1.
 - Market (and the demo dataset, which is Market format): ID = int(name[0:4]),
   camera = int(name[6]); junk `-1_*` and distractor `0000_*` rows are skipped.
 - Keypoints outside the image are clipped to it and counted in the log.
@@ -40,6 +41,7 @@ import dataclasses
 import io
 import logging
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -116,6 +118,10 @@ def build_index(data_cfg, split: str) -> ExampleIndex:
         synthetic.ensure_demo_dataset(data_cfg)
     paths = split_paths(data_cfg, split)
     prefix = "data." + ("" if split == "train" else "test_")
+    if data_cfg.pad_width_to and data_cfg.pad_width_to != data_cfg.image_width:
+        raise DataError(f"data.pad_width_to={data_cfg.pad_width_to} must equal "
+                        f"data.image_width={data_cfg.image_width} (images are padded to "
+                        "the network width) or be 0")
     skip = data_cfg.on_bad_example == "skip"
     skipped: dict[str, int] = {}
 
@@ -146,13 +152,13 @@ def build_index(data_cfg, split: str) -> ExampleIndex:
                     skipped.get("junk or distractor (-1_*, 0000_*)", 0) + 1)
                 continue
             try:
-                pid, cam = int(name[0:4]), int(name[6])
+                pid, cam = market_identity_camera(name)
             except (ValueError, IndexError):
                 raise DataError(f"image name {name!r} is not a Market-1501 name "
                                 "(expected e.g. 0002_c1s1_000451_03.jpg: ID = name[0:4], "
                                 "camera = name[6])", where) from None
         else:
-            pid, cam = name.split("_")[0], -1
+            pid, cam = deepfashion_identity(name), -1
         parsed.append((name, source, rcv, where, pid, cam))
 
     checks = _validate_images(parsed, data_cfg)
@@ -192,6 +198,27 @@ def build_index(data_cfg, split: str) -> ExampleIndex:
         identity=identity, camera=np.array([k[4] for k in kept], np.int32),
         pad=np.array([k[5] for k in kept], np.int32).reshape(-1, 2),
         pairs=pairs, skipped=skipped, clipped=clipped)
+
+
+def market_identity_camera(name: str) -> tuple[int, int]:
+    """Market-1501 ID = int(name[0:4]), camera = int(name[6]) (SPEC 1.1)."""
+    return int(name[0:4]), int(name[6])
+
+
+_PATN_DF_NAME = re.compile(r"(fashion.*?id\d{8,})_")
+
+
+def deepfashion_identity(name: str) -> str:
+    """The DeepFashion identity key of an image name.
+
+    SPEC 1.1: name.split('_')[0]. PATN names put the category before the id
+    and some categories contain '_' (`fashionWOMENBlouses_Shirtsid0000035501_
+    1front.jpg`), where split('_')[0] would merge every item of the category;
+    for those the key runs up to the `id` digits instead (equal to
+    split('_')[0] whenever the category has no '_').
+    """
+    match = _PATN_DF_NAME.match(name)
+    return match.group(1) if match else name.split("_")[0]
 
 
 def _display(source, name, paths) -> str:
@@ -245,7 +272,8 @@ def _validate_images(parsed, data_cfg):
             return None, (left, pad_to - w - left)
         expected = f"{height}x{width} (HxW)"
         if pad_to:
-            expected += f", or {height} high and at most {pad_to} wide (padded by data.pad_width_to)"
+            expected += (f", or {height} high and at most {pad_to} wide "
+                         "(padded by data.pad_width_to)")
         return ("size", f"image is {h}x{w} (HxW); expected {expected}"), (0, 0)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -254,7 +282,8 @@ def _validate_images(parsed, data_cfg):
 
 def _decode(source, pad, height: int, width: int, from_bytes: bool):
     raw = source if from_bytes else tf.io.read_file(source)
-    img = tf.io.decode_image(raw, channels=3, expand_animations=False)
+    # dtype=uint8 also rescales 16-bit PNGs; channels=3 drops alpha, expands grey.
+    img = tf.io.decode_image(raw, channels=3, expand_animations=False, dtype=tf.uint8)
     img = tf.pad(img, [[0, 0], [pad[0], pad[1]], [0, 0]], constant_values=255)
     return tf.ensure_shape(img, [height, width, 3])
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.data import pose as pose_np
 
 NUM_JOINTS = 18
@@ -37,16 +38,17 @@ def _unflatten(x, lead, tail):
 
 
 def keypoints_to_heatmaps(keypoints, height: int, width: int, radius: int = 4):
-    """(..., 18, 3) RCV -> (..., H, W, 18) float32: +1 in each visible joint's disk, -1 elsewhere."""
+    """(..., 18, 3) RCV -> (..., H, W, 18) float32: +1 in visible joints' disks, -1 elsewhere."""
     kps, lead = _flatten(keypoints)
     vis = kps[:, :, 2] > 0.5  # (B, 18)
-    centre = tf.cast(kps[:, :, :2], tf.int32)  # truncation, as int() in the original
-    dr = tf.range(height, dtype=tf.int32)[None, :, None] - centre[:, None, :, 0]  # (B, H, 18)
-    dc = tf.range(width, dtype=tf.int32)[None, :, None] - centre[:, None, :, 1]  # (B, W, 18)
-    # Inside iff dc^2 <= r^2 - dr^2; an invisible joint gets a negative budget.
-    budget = tf.where(vis[:, None, :], radius * radius - dr * dr, -1)  # (B, H, 18)
-    inside = (dc * dc)[:, None, :, :] <= budget[:, :, None, :]  # (B, H, W, 18)
-    heat = tf.where(inside, 1.0, -1.0)
+    # Truncation as int() in the original; small integers are exact in float32.
+    centre = tf.cast(tf.cast(kps[:, :, :2], tf.int32), tf.float32)
+    dr = tf.range(height, dtype=tf.float32)[None, :, None] - centre[:, None, :, 0]  # (B, H, 18)
+    dc = tf.range(width, dtype=tf.float32)[None, :, None] - centre[:, None, :, 1]  # (B, W, 18)
+    # Inside iff r^2 - dr^2 - dc^2 >= 0; an invisible joint gets a negative budget.
+    budget = tf.where(vis[:, None, :], float(radius * radius) - dr * dr, -1.0)  # (B, H, 18)
+    margin = budget[:, :, None, :] - (dc * dc)[:, None, :, :]  # (B, H, W, 18), integer-valued
+    heat = tf.sign(margin + 0.5)  # +1 inside (margin >= 0), -1 outside (margin <= -1)
     return _unflatten(heat, lead, [height, width, NUM_JOINTS])
 
 
@@ -84,8 +86,11 @@ def pose_mask(keypoints, height: int, width: int, radius: int):
 
     Disk centres (limb ends and interior points) are scattered into a grid
     padded by r (scatter_nd), then disks are stamped as sums of horizontal runs
-    (cumsum differences); the closing is a 5x5 SAME max-pool dilation and min-pool erosion,
-    which for max/min equals the reflect border of the original.
+    (cumsum differences). The closing is a 5x5 SAME max-pool dilation and
+    min-pool erosion, which for max/min equals the reflect border of the
+    original. Keypoints are expected inside the image, as the loader and
+    `pose_vector_to_keypoints` clip them (the interior-point budget is sized
+    by the image diagonal).
     """
     kps, lead = _flatten(keypoints)
     limbs = np.asarray(pose_np.LIMBS, np.int32)
@@ -112,7 +117,8 @@ def pose_mask(keypoints, height: int, width: int, radius: int):
     ij = tf.cast(centres, tf.int32) + radius  # padded-grid indices
     # Centres off the padded grid cannot reach the image: they are dropped.
     hp, wp = height + 2 * radius, width + 2 * radius
-    valid = valid & (ij[:, :, 0] >= 0) & (ij[:, :, 0] < hp) & (ij[:, :, 1] >= 0) & (ij[:, :, 1] < wp)
+    valid = (valid & (ij[:, :, 0] >= 0) & (ij[:, :, 0] < hp)
+             & (ij[:, :, 1] >= 0) & (ij[:, :, 1] < wp))
     ij = tf.where(tf.expand_dims(valid, -1), ij, 0)
     b = tf.broadcast_to(tf.reshape(tf.range(batch), [-1, 1, 1]), tf.shape(ij[:, :, :1]))
     grid = tf.scatter_nd(tf.reshape(tf.concat([b, ij], axis=2), [-1, 3]),
@@ -196,10 +202,8 @@ def pose_vector_to_keypoints(vector, height: int, width: int):
 
 def flip_keypoints(keypoints, width: int):
     """Keypoints of the mirrored image: col -> W - 1 - col, left/right joints swapped."""
-    from dpig_tf.data.keypoints import FLIP_PERMUTATION
-
     keypoints = tf.convert_to_tensor(keypoints, tf.float32)
     vis = keypoints[..., 2] > 0.5
     col = tf.where(vis, float(width - 1) - keypoints[..., 1], 0.0)
     flipped = tf.stack([keypoints[..., 0], col, keypoints[..., 2]], axis=-1)
-    return tf.gather(flipped, list(FLIP_PERMUTATION), axis=-2)
+    return tf.gather(flipped, list(kp_lib.FLIP_PERMUTATION), axis=-2)

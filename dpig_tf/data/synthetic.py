@@ -161,10 +161,10 @@ def visibility(fg: dict, pose: dict, yx: np.ndarray, height: int, width: int) ->
     view = pose["view"]
     if view == "back":
         vis[[0, 14, 15]] = False
-    elif view == "left":  # facing the viewer's left: the person's left side is far
-        vis[[15, 17]] = False
-    elif view == "right":
+    elif view == "left":  # walking to the viewer's left: the right side is far
         vis[[14, 16]] = False
+    elif view == "right":
+        vis[[15, 17]] = False
     rng = np.random.default_rng(pose["occlusion_seed"])
     vis &= rng.random(18) >= 0.04  # random occlusions
     return vis
@@ -265,9 +265,7 @@ def render_person(fg: dict, pose: dict, bg: dict, height: int, width: int):
     mid_sho = (yx[2] + yx[5]) / 2
     mid_hip = (yx[8] + yx[11]) / 2
     torso_w = (0.1 if view in ("front", "back") else 0.065) * fg["width"]
-    limb_pts = [(mid_sho, mid_hip, torso_w), (yx[2], yx[5], 0.045), (yx[8], yx[11], 0.05)]
-    for a, b, r in limb_pts[1:2]:
-        paint(_segment_distance(yy, xx, a, b) <= r * body, upper)
+    paint(_segment_distance(yy, xx, yx[2], yx[5]) <= 0.045 * body, upper)  # shoulders
     paint(_segment_distance(yy, xx, mid_sho, mid_hip) <= torso_w * body, upper)
     pelvis = _segment_distance(yy, xx, mid_hip, mid_hip + (0.06 * body, 0)) <= torso_w * body
     paint(pelvis | (_segment_distance(yy, xx, yx[8], yx[11]) <= 0.05 * body), lower)
@@ -281,12 +279,13 @@ def render_person(fg: dict, pose: dict, bg: dict, height: int, width: int):
     if view == "back":
         hair = head
     if fg["long_hair"]:
-        hair |= (np.abs(xx - head_c[1]) <= 0.07 * body) & (yy >= head_c[0]) & (
-            yy <= head_c[0] + 0.12 * body) & (view != "front" or np.abs(xx - head_c[1]) > 0.045 * body)
+        beside = np.abs(xx - head_c[1])
+        hair |= ((beside <= 0.07 * body) & (yy >= head_c[0]) & (yy <= head_c[0] + 0.12 * body)
+                 & ((view != "front") | (beside > 0.045 * body)))
     paint(hair, np.asarray(fg["hair"], np.float32))
     if view != "back":  # eyes
         for j in (14, 15):
-            if view in ("front",) or (view == "left") == (j == 14):
+            if view == "front" or (view == "left") == (j == 15):
                 paint(np.hypot(yy - yx[j][0], xx - yx[j][1]) <= max(0.5, 0.008 * body),
                       np.asarray([20, 20, 20], np.float32))
     rng = np.random.default_rng(pose["occlusion_seed"] + 1)
@@ -353,30 +352,38 @@ def ensure_demo_dataset(data_cfg) -> None:
     want = {"num_ids": data_cfg.demo_num_ids, "images_per_id": data_cfg.demo_images_per_id,
             "seed": data_cfg.demo_seed, "height": data_cfg.image_height,
             "width": data_cfg.image_width}
-    manifest_path = os.path.join(out, MANIFEST)
-    if os.path.isfile(manifest_path):
-        with open(manifest_path) as f:
-            try:
-                have = json.load(f)
-            except json.JSONDecodeError:
-                have = None
-        if have == want:
-            return
-    elif os.path.isdir(out) and os.listdir(out):
+    if _read_manifest(out) == want:
+        return
+    if not os.path.isfile(os.path.join(out, MANIFEST)) and os.path.isdir(out) and os.listdir(out):
         raise DataError(f"data.demo_dir exists, is not empty and holds no {MANIFEST}; "
                         "refusing to render the demo dataset over it", out)
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
     # Render next to the target and swap in, so a concurrent reader never sees half a dataset.
     tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
+    os.chmod(tmp, 0o755)
     try:
         render_dataset(tmp, **want)
+        if _read_manifest(out) == want:  # another process finished first
+            return
         if os.path.isdir(out):
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if _read_manifest(out) != want:
+                raise
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_manifest(out: str):
+    try:
+        with open(os.path.join(out, MANIFEST)) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def main(argv=None) -> None:

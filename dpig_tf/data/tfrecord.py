@@ -73,7 +73,7 @@ def read_records(path: str) -> list[tuple[str, bytes, np.ndarray]]:
     """All (name, encoded image bytes, RCV (18, 3)) records of a file written above."""
     if not os.path.isfile(path):
         raise DataError("TFRecord file not found (data.tfrecord)", path)
-    out = []
+    out, seen = [], {}
     try:
         for i, raw in enumerate(tf.data.TFRecordDataset(path)):
             try:
@@ -83,6 +83,10 @@ def read_records(path: str) -> list[tuple[str, bytes, np.ndarray]]:
                                 f"({err.message.splitlines()[0]})", path) from None
             name = ex[NAME_KEY].numpy().decode()
             keypoints_csv.check_image_name(name, path)
+            if name in seen:
+                raise DataError(f"record {i}: duplicate image name {name!r} "
+                                f"(first in record {seen[name]})", path)
+            seen[name] = i
             out.append((name, ex[IMAGE_KEY].numpy(),
                         ex[KEYPOINTS_KEY].numpy().reshape(18, 3)))
     except tf.errors.DataLossError as err:

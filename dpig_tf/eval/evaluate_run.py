@@ -17,6 +17,8 @@ testers wrote are recreated and scored:
                              identical with, PATN's)
   OUT/pairs.csv            index,from,to of every written image
   OUT/report.json          `score_folders` report + run_dir / pairs / images
+  RUN/metrics.jsonl        one appended line {"phase": "evaluate", "step": Stage-I
+                           step, "protocol", "num_images", "out_dir", <metrics>}
 
 Generated images are converted like the original `denorm_img` + save:
 uint8(clip((g + 1) * 127.5, 0, 255)) (truncation). Every pair of the CSV is
@@ -29,7 +31,9 @@ CLI: `python -m dpig_tf.main --mode=evaluate --run_dir=RUN --pairs=CSV --out=DIR
 
 from __future__ import annotations
 
+import json
 import os
+import time
 
 import numpy as np
 from PIL import Image
@@ -145,6 +149,30 @@ def generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, batch_
     return rows
 
 
+def _stage1_step(run_dir) -> int:
+    """The Stage-I training step stored in the run's latest checkpoint (0 if absent)."""
+    import tensorflow as tf
+
+    from dpig_tf import checkpoint as names
+
+    path = tf.train.latest_checkpoint(os.path.join(str(run_dir), names.STAGE1_DIR))
+    try:
+        return int(tf.train.load_variable(path, f"{names.STEP}/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (ValueError, TypeError, tf.errors.OpError):
+        return 0
+
+
+def append_run_metrics(run_dir, report: dict, out_dir: str) -> None:
+    """Append the evaluation to RUN/metrics.jsonl (the run's metric log, one JSON per line)."""
+    from dpig_tf import checkpoint as names
+
+    record = {"phase": "evaluate", "step": _stage1_step(run_dir), "time": round(time.time(), 3),
+              "protocol": report["protocol"], "num_images": report["num_images"],
+              "out_dir": os.path.abspath(out_dir), **report["metrics"]}
+    with open(os.path.join(str(run_dir), names.METRICS_FILE), "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                  metrics=DEFAULT_METRICS, protocol="dpig", inception_graph=None,
                  fid_weights=None, batch_size: int = 16, splits: int = 10,
@@ -163,7 +191,8 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
         max_pairs: only the first `max_pairs` pairs (None: all).
 
     Returns:
-        The report dict (also written to OUT/report.json).
+        The report dict (also written to OUT/report.json and appended to
+        RUN/metrics.jsonl).
     """
     from dpig_tf.data import keypoints_csv
     from dpig_tf.models.disentangled_generator import DisentangledGenerator
@@ -206,4 +235,5 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                      "mask": (f"source pose mask r{model.mask_radius}" if protocol == "dpig"
                               else f"target pose mask r{PATN_MASK_RADIUS}")}
     score.write_report(report, os.path.join(out_dir, REPORT_FILE))
+    append_run_metrics(run_dir, report, out_dir)
     return report

@@ -78,8 +78,12 @@ def load_fid_model(weights_path: str | None):
             f"FID needs the Keras InceptionV3 ImageNet no-top weights {WEIGHTS_FILE} "
             f"(got --fid_weights={weights_path!r}); nothing is downloaded at run time: fetch "
             f"{WEIGHTS_URL} once and pass its path")
+    import h5py
     import keras
 
+    if weights_path.endswith(".h5") and not h5py.is_hdf5(weights_path):
+        raise FidWeightsError(f"{weights_path}: cannot load InceptionV3 no-top weights (not an "
+                              f"HDF5 file); expected {WEIGHTS_FILE} from {WEIGHTS_URL}")
     model = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
                                            input_shape=INPUT_SIZE + (3,))
     try:

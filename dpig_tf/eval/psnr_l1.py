@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dpig_tf.eval.chunks import map_chunks
 from dpig_tf.eval.ssim import apply_mask
 from dpig_tf.eval.ssim import rgb_to_gray
 
@@ -46,18 +47,26 @@ def gray_pair(generated, targets):
 
 
 def dpig_psnr(generated, targets) -> np.ndarray:
-    gray_g, gray_t, data_range = gray_pair(generated, targets)
-    return psnr(gray_t, gray_g, data_range)
+    def chunk(gen, tgt):
+        gray_g, gray_t, data_range = gray_pair(gen, tgt)
+        return psnr(gray_t, gray_g, data_range)
+
+    return map_chunks(chunk, generated, targets)
 
 
 def dpig_l1_l2(generated, targets):
-    gray_g, gray_t, _ = gray_pair(generated, targets)
-    return l1_l2(gray_g, gray_t)
+    def chunk(gen, tgt):
+        gray_g, gray_t, _ = gray_pair(gen, tgt)
+        return l1_l2(gray_g, gray_t)
+
+    return map_chunks(chunk, generated, targets)
 
 
 def masked_psnr(generated, targets, masks) -> np.ndarray:
-    return psnr(apply_mask(targets, masks), apply_mask(generated, masks), 255.0)
+    return map_chunks(lambda g, t, m: psnr(apply_mask(t, m), apply_mask(g, m), 255.0),
+                      generated, targets, masks)
 
 
 def masked_l1_l2(generated, targets, masks):
-    return l1_l2(apply_mask(generated, masks), apply_mask(targets, masks))
+    return map_chunks(lambda g, t, m: l1_l2(apply_mask(g, m), apply_mask(t, m)),
+                      generated, targets, masks)

@@ -59,17 +59,28 @@ class Discriminator(keras.Model):
         if head == "five_conv":
             widths.append(8 * self.dim)
         init = keras.initializers.RandomUniform(-_INIT_LIMIT, _INIT_LIMIT)
-        self.convs = [keras.layers.Conv2D(w, 5, strides=2, padding="same",
-                                          kernel_initializer=init, bias_initializer="zeros",
-                                          name=f"conv_{i}")
-                      for i, w in enumerate(widths)]
+        self.num_convs = len(widths)
+        # Numbered attributes, not lists (see `layers.layer_sequence`).
+        for i, w in enumerate(widths):
+            setattr(self, f"conv_{i}", keras.layers.Conv2D(
+                w, 5, strides=2, padding="same", kernel_initializer=init,
+                bias_initializer="zeros", name=f"conv_{i}"))
         # No BN after the first conv (tflib DCGANDiscriminator).
-        self.norms = [keras.layers.BatchNormalization(epsilon=1e-5, synchronized=True,
-                                                      name=f"bn_{i}")
-                      for i in range(1, len(widths))]
+        for i in range(1, len(widths)):
+            setattr(self, f"bn_{i}", keras.layers.BatchNormalization(
+                epsilon=1e-5, synchronized=True, name=f"bn_{i}"))
         self.flatten = keras.layers.Flatten(name="flatten")
         self.logits = keras.layers.Dense(1, kernel_initializer=init, bias_initializer="zeros",
                                          name="logits")
+
+    @property
+    def convs(self) -> list:
+        return layers.layer_sequence(self, "conv_", self.num_convs)
+
+    @property
+    def norms(self) -> list:
+        """BN after convs 1..; `norms[i]` follows `convs[i + 1]`."""
+        return [getattr(self, f"bn_{i}") for i in range(1, self.num_convs)]
 
     def build(self, input_shape):
         layers.build_by_tracing(self, input_shape)

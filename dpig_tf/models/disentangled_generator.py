@@ -375,6 +375,17 @@ def restore_networks(directory, what: str, networks: dict) -> str:
     path = tf.train.latest_checkpoint(str(directory))
     if path is None:
         raise MissingWeightsError(f"{directory}: no {what} checkpoint found")
+    saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    for name, net in networks.items():
+        # Every variable of the network must be in the checkpoint (a layer invisible to
+        # TF's object graph would otherwise keep its random initial value silently).
+        stored = sum(1 for key in saved if key.startswith(name + "/")
+                     and key.endswith(".ATTRIBUTES/VARIABLE_VALUE") and "OPTIMIZER_SLOT" not in key)
+        if stored < len(net.weights):
+            raise MissingWeightsError(
+                f"{path}: the {what} checkpoint holds {stored} variables of {name!r} but the "
+                f"network has {len(net.weights)}; it was written without all nested layers "
+                "(see dpig_tf.models.factory.track_layer_lists) or for another architecture")
     ckpt = tf.train.Checkpoint(**networks)
     try:
         status = ckpt.restore(path)

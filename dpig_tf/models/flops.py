@@ -56,6 +56,26 @@ def _recording(model: keras.layers.Layer, records: list):
             del layer.call  # drop the instance attribute, back to the class method
 
 
+def macs_by_layer(model: keras.layers.Layer, input_shape, batch: int = 1) -> dict[str, int]:
+    """MACs per image of every Conv2D/Dense call, keyed by the layer's path.
+
+    A layer called several times (none in DPIG) accumulates. See `count_macs`.
+    """
+    specs = keras.tree.map_shape_structure(
+        lambda s: tf.TensorSpec((batch,) + tuple(s), tf.float32), input_shape)
+    records: list = []
+    with _recording(model, records):
+        # Tracing builds a graph but runs no arithmetic.
+        tf.function(lambda x: model.call(x)).get_concrete_function(specs)
+    result: dict[str, int] = {}
+    for layer, rule, in_shape, out_shape in records:
+        if any(d is None for d in in_shape[1:] + out_shape):
+            raise ValueError(f"count_macs: layer {layer.name} has an unknown dimension "
+                             f"(in {in_shape}, out {out_shape}); trace with static shapes")
+        result[layer.path] = result.get(layer.path, 0) + rule(layer, in_shape, out_shape) // batch
+    return result
+
+
 def count_macs(model: keras.layers.Layer, input_shape, batch: int = 1) -> int:
     """MACs per image of one forward pass of a built model.
 
@@ -65,16 +85,4 @@ def count_macs(model: keras.layers.Layer, input_shape, batch: int = 1) -> int:
             `(128, 64, 3)`, `[(352,), (128, 64, 18)]` or a dict of such shapes.
         batch: batch size of the trace (the result is divided by it).
     """
-    specs = keras.tree.map_shape_structure(
-        lambda s: tf.TensorSpec((batch,) + tuple(s), tf.float32), input_shape)
-    records: list = []
-    with _recording(model, records):
-        # Tracing builds a graph but runs no arithmetic.
-        tf.function(lambda x: model.call(x)).get_concrete_function(specs)
-    total = 0
-    for layer, rule, in_shape, out_shape in records:
-        if any(d is None for d in in_shape[1:] + out_shape):
-            raise ValueError(f"count_macs: layer {layer.name} has an unknown dimension "
-                             f"(in {in_shape}, out {out_shape}); trace with static shapes")
-        total += rule(layer, in_shape, out_shape)
-    return total // batch
+    return sum(macs_by_layer(model, input_shape, batch).values())

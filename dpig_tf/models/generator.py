@@ -54,13 +54,27 @@ class Generator(keras.Model):
             widths.append(c)
             c = n * (s - 1 - k)
         self.decoder_widths = widths
-        self.dec_res = [layers.ResidualUnit(w, name=f"dec_res_{k}") for k, w in enumerate(widths)]
-        self.dec_up = [keras.layers.UpSampling2D(2, interpolation="nearest", name=f"dec_up_{k}")
-                       for k in range(s - 1)]
-        self.dec_conv = [keras.layers.Conv2D(n * (s - 1 - k), 1, padding="same",
-                                             activation="relu", name=f"dec_conv_{k}")
-                         for k in range(s - 1)]
+        # Numbered attributes, not lists (see `layers.layer_sequence`).
+        for k, width in enumerate(widths):
+            setattr(self, f"dec_res_{k}", layers.ResidualUnit(width, name=f"dec_res_{k}"))
+        for k in range(s - 1):
+            setattr(self, f"dec_up_{k}", keras.layers.UpSampling2D(
+                2, interpolation="nearest", name=f"dec_up_{k}"))
+            setattr(self, f"dec_conv_{k}", keras.layers.Conv2D(
+                n * (s - 1 - k), 1, padding="same", activation="relu", name=f"dec_conv_{k}"))
         self.conv_out = layers.conv3(self.output_channels, activation=None, name="conv_out")
+
+    @property
+    def dec_res(self) -> list:
+        return layers.layer_sequence(self, "dec_res_", self.stages)
+
+    @property
+    def dec_up(self) -> list:
+        return layers.layer_sequence(self, "dec_up_", self.stages - 1)
+
+    @property
+    def dec_conv(self) -> list:
+        return layers.layer_sequence(self, "dec_conv_", self.stages - 1)
 
     def build(self, input_shape):
         _, heat_shape = input_shape
@@ -93,11 +107,12 @@ class Generator(keras.Model):
         x, skips = self.trunk(self.conv_in(x))
         x = self.fc_expand(self.fc_bottleneck(self.flatten(x)))  # no activation on either FC
         x = ops.reshape(x, (-1, h, w, n))
+        dec_res, dec_up, dec_conv = self.dec_res, self.dec_up, self.dec_conv
         for k in range(self.stages):
             x = ops.concatenate([x, skips[self.stages - 1 - k]], axis=-1)  # [decoder, skip]
-            x = self.dec_res[k](x)
+            x = dec_res[k](x)
             if k < self.stages - 1:
-                x = self.dec_conv[k](self.dec_up[k](x))
+                x = dec_conv[k](dec_up[k](x))
         return ops.cast(self.conv_out(x), "float32")
 
     def get_config(self):

@@ -9,6 +9,7 @@
 - `Tile`: broadcasts an embedding (B, E) over the spatial size of a map.
 - `ResidualDense`: [FC h->h LReLU, FC h->h LReLU] + input, the block of the pose
   auto-encoder and of the Stage-II mapping networks.
+- `layer_sequence`: reads back sub-layers stored as numbered attributes.
 - `build_by_tracing`: builds a subclassed model's sub-layers from input shapes
   by tracing `call` symbolically (no computation), used by every model's
   `build` so `.keras` files reload without a sample input.
@@ -28,6 +29,17 @@ def conv3(filters: int, strides: int = 1, activation: str | None = "relu",
     return keras.layers.Conv2D(
         filters, 3, strides=strides, padding="same", activation=activation,
         kernel_initializer="glorot_uniform", bias_initializer="zeros", name=name, dtype=dtype)
+
+
+def layer_sequence(owner, prefix: str, count: int) -> list:
+    """[owner.<prefix>0, ..., owner.<prefix><count-1>].
+
+    Networks store repeated sub-layers as numbered attributes rather than in a
+    Python list, because TensorFlow's object-graph checkpoints
+    (`tf.train.Checkpoint`) do not track layers held in Keras 3 lists: their
+    variables would silently be missing from every checkpoint.
+    """
+    return [getattr(owner, f"{prefix}{i}") for i in range(count)]
 
 
 def build_by_tracing(layer: keras.layers.Layer, input_shape) -> None:
@@ -102,12 +114,24 @@ class ResidualTrunk(keras.layers.Layer):
         self.return_skips = bool(return_skips)
         if self.stages < 1:
             raise ValueError(f"ResidualTrunk: stages must be >= 1, got {stages}")
-        self.units = [ResidualUnit(self.channels * (k + 1), name=f"res_{k}",
-                                   dtype=self.dtype_policy)
-                      for k in range(self.stages)]
-        self.downs = [conv3(self.channels * (k + 2), strides=2, name=f"down_{k}",
-                            dtype=self.dtype_policy)
-                      for k in range(self.stages - 1)]
+        # One attribute per sub-layer (not a list): TensorFlow's object-graph
+        # checkpoints do not see layers held in Keras-tracked Python lists.
+        for k in range(self.stages):
+            setattr(self, f"res_{k}", ResidualUnit(self.channels * (k + 1), name=f"res_{k}",
+                                                   dtype=self.dtype_policy))
+        for k in range(self.stages - 1):
+            setattr(self, f"down_{k}", conv3(self.channels * (k + 2), strides=2,
+                                             name=f"down_{k}", dtype=self.dtype_policy))
+
+    @property
+    def units(self) -> list:
+        """The residual stages, in order."""
+        return layer_sequence(self, "res_", self.stages)
+
+    @property
+    def downs(self) -> list:
+        """The stride-2 convs after stages 0..S-2."""
+        return layer_sequence(self, "down_", self.stages - 1)
 
     def build(self, input_shape):
         shape = tuple(input_shape)

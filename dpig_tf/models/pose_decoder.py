@@ -37,10 +37,15 @@ class PoseDecoder(keras.Model):
         self.blocks = int(blocks)
         self.num_joints = int(num_joints)
         self.fc_in = keras.layers.Dense(self.hidden, name="fc_in")  # linear (SPEC 2.7)
-        self.res_blocks = [layers.ResidualDense(self.hidden, name=f"res_{i}")
-                           for i in range(self.blocks)]
+        # Numbered attributes, not a list (see `layers.layer_sequence`).
+        for i in range(self.blocks):
+            setattr(self, f"res_{i}", layers.ResidualDense(self.hidden, name=f"res_{i}"))
         self.coords = keras.layers.Dense(2 * self.num_joints, name="coords")
         self.visibility = keras.layers.Dense(self.num_joints, name="visibility")
+
+    @property
+    def res_blocks(self) -> list:
+        return layers.layer_sequence(self, "res_", self.blocks)
 
     def build(self, input_shape):
         layers.build_by_tracing(self, input_shape)

@@ -30,9 +30,14 @@ class PoseEncoder(keras.Model):
         self.blocks = int(blocks)
         self.embedding_dim = int(embedding_dim)
         self.fc_in = keras.layers.Dense(self.hidden, name="fc_in")
-        self.res_blocks = [layers.ResidualDense(self.hidden, name=f"res_{i}")
-                           for i in range(self.blocks)]
+        # Numbered attributes, not a list (see `layers.layer_sequence`).
+        for i in range(self.blocks):
+            setattr(self, f"res_{i}", layers.ResidualDense(self.hidden, name=f"res_{i}"))
         self.fc_out = keras.layers.Dense(self.embedding_dim, name="fc_out")
+
+    @property
+    def res_blocks(self) -> list:
+        return layers.layer_sequence(self, "res_", self.blocks)
 
     def build(self, input_shape):
         layers.build_by_tracing(self, input_shape)

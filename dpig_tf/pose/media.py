@@ -13,7 +13,8 @@ import pathlib
 
 from dpig_tf.pose import graph_file
 
-MEDIA_DIR = pathlib.Path(os.environ.get("DPIG_TEST_MEDIA", graph_file.REPO_ROOT / "tests" / "media"))
+MEDIA_DIR = pathlib.Path(
+    os.environ.get("DPIG_TEST_MEDIA", graph_file.REPO_ROOT / "tests" / "media"))
 MEDIA_FILES = ("vtest.avi", "basketball1.png", "messi5.jpg")
 
 

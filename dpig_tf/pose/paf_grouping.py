@@ -70,21 +70,20 @@ def limb_connections(peaks_a: np.ndarray, peaks_b: np.ndarray, paf_x: np.ndarray
         Connections chosen greedily by decreasing score, each candidate used once.
     """
     height, width = paf_x.shape
-    candidates = []
-    for i, (ra, ca, _) in enumerate(peaks_a):
-        for j, (rb, cb, _) in enumerate(peaks_b):
-            d_row, d_col = rb - ra, cb - ca
-            norm = float(np.hypot(d_row, d_col))
-            if norm < 1e-12:
-                continue
-            t = np.arange(NUM_SAMPLES) / NUM_SAMPLES
-            rows = np.clip(np.floor(ra + t * d_row + 0.5).astype(int), 0, height - 1)
-            cols = np.clip(np.floor(ca + t * d_col + 0.5).astype(int), 0, width - 1)
-            scores = (paf_x[rows, cols] * d_col + paf_y[rows, cols] * d_row) / norm
-            aligned = int(np.count_nonzero(scores > VECTOR_THRESHOLD))
-            score = float(scores.mean()) + min(0.0, 0.5 * height / norm - 1.0)
-            if aligned >= MIN_ALIGNED and score > 0:
-                candidates.append((score, i, j))
+    a = np.asarray(peaks_a, np.float32)[:, None, :2]          # (na, 1, 2)
+    b = np.asarray(peaks_b, np.float32)[None, :, :2]          # (1, nb, 2)
+    delta = b - a                                             # (na, nb, 2) row, col
+    norm = np.hypot(delta[..., 0], delta[..., 1])
+    t = (np.arange(NUM_SAMPLES, dtype=np.float32) / NUM_SAMPLES)[:, None, None, None]
+    points = np.floor(a + t * delta + 0.5).astype(int)        # (S, na, nb, 2)
+    rows = np.clip(points[..., 0], 0, height - 1)
+    cols = np.clip(points[..., 1], 0, width - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (paf_x[rows, cols] * delta[..., 1] + paf_y[rows, cols] * delta[..., 0]) / norm
+        aligned = np.count_nonzero(scores > VECTOR_THRESHOLD, axis=0)
+        total = scores.mean(axis=0) + np.minimum(0.0, 0.5 * height / norm - 1.0)
+    ok = (norm >= 1e-12) & (aligned >= MIN_ALIGNED) & (total > 0)
+    candidates = [(float(total[i, j]), int(i), int(j)) for i, j in zip(*np.nonzero(ok))]
     candidates.sort(key=lambda c: -c[0])
     used_a, used_b, chosen = set(), set(), []
     for score, i, j in candidates:

@@ -29,13 +29,11 @@ def upsample_maps(maps: np.ndarray, factor: int) -> np.ndarray:
     maps = np.asarray(maps, np.float32)
     if factor == 1:
         return maps
-    height, width = maps.shape[:2]
-    rows = _bilinear_weights(height, factor)
-    cols = _bilinear_weights(width, factor)
-    # Separable: (H*f, H) @ (H, W, C) then along the width.
-    out = np.tensordot(rows, maps, axes=([1], [0]))           # (Hf, W, C)
-    out = np.tensordot(cols, out, axes=([1], [1]))            # (Wf, Hf, C)
-    return np.ascontiguousarray(out.transpose(1, 0, 2))
+    height, width, channels = maps.shape
+    rows = _bilinear_weights(height, factor)                  # (H*f, H)
+    cols = _bilinear_weights(width, factor)                   # (W*f, W)
+    out = (rows @ maps.reshape(height, width * channels)).reshape(-1, width, channels)
+    return np.matmul(cols[None], out)                         # (H*f, W*f, C)
 
 
 def _bilinear_weights(size: int, factor: int) -> np.ndarray:

@@ -54,6 +54,10 @@ def keypoint_distance(joints_a: np.ndarray, joints_b: np.ndarray, scale: float) 
     return float(d.mean() / scale)
 
 
+def _size(box) -> float:
+    return max(box[2] - box[0], box[3] - box[1], 1.0)
+
+
 class PersonTracker:
     """Assigns a persistent id to each detected person across frames.
 
@@ -62,8 +66,8 @@ class PersonTracker:
         max_keypoint_distance: maximum mean joint distance (in track box heights)
             for a keypoint match.
         max_age: updates a track may go unmatched before it is closed.
-        max_scale_change: a detection whose box height differs from the track's
-            by more than this factor never matches it (another person, or a
+        max_scale_change: a detection whose box size (longer side) differs from
+            the track's by more than this factor never matches it (another person, or a
             wrongly grouped skeleton).
     """
 
@@ -85,7 +89,7 @@ class PersonTracker:
         for ti, track in enumerate(self.tracks):
             height = max(track.box[2] - track.box[0], 1.0)
             for di, (box, kp) in enumerate(zip(boxes, joints)):
-                ratio = max(box[2] - box[0], 1.0) / height
+                ratio = _size(box) / _size(track.box)
                 if not 1 / self.max_scale_change <= ratio <= self.max_scale_change:
                     continue
                 iou = box_iou(track.box, box)

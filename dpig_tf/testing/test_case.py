@@ -7,7 +7,9 @@ arguments:
   2. `get_config()` holds exactly the constructor arguments (plus `name`) and
      `from_config(get_config())` rebuilds a model with the same config;
   3. a `.keras` save / `keras.models.load_model` round trip gives the same
-     outputs on the same inputs;
+     outputs on the same inputs, and so does a `tf.train.Checkpoint` round trip
+     into a fresh model, whose checkpoint holds EVERY variable (layers kept in
+     Python lists are invisible to TF's object graph);
   4. under the `mixed_bfloat16` policy a fresh model runs, has bf16 compute
      variables where expected and returns finite outputs of the expected dtype.
 """
@@ -118,6 +120,9 @@ def run_network_test(cls, init_kwargs: dict, inputs, expected_output_shape,
         assert type(restored) is cls, f"reloaded a {type(restored).__name__}, not {cls.__name__}"
         assert_allclose_structure(restored(inputs), outputs, atol=atol)
 
+    # tf.train.Checkpoint sees every variable and restores into a fresh model.
+    assert_checkpoint_round_trip(model, cls.from_config(config), inputs, outputs, atol=atol)
+
     if check_mixed_precision:
         with dtype_policy("mixed_bfloat16"):
             # Without the saved "dtype" entry, so the global policy applies.
@@ -127,6 +132,22 @@ def run_network_test(cls, init_kwargs: dict, inputs, expected_output_shape,
             assert np.all(np.isfinite(np.asarray(out, np.float32))), "non-finite bf16 output"
         _check_shapes_dtypes(mixed_outputs, expected_output_shape, mixed_precision_dtype)
     return model
+
+
+def assert_checkpoint_round_trip(model, fresh, inputs, outputs, atol: float = 1e-6):
+    """Saves `model` with tf.train.Checkpoint, restores into `fresh`, compares outputs.
+
+    Also checks that the checkpoint holds one value per model variable.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = tf.train.Checkpoint(net=model).save(os.path.join(tmp, "ckpt"))
+        stored = [name for name, _ in tf.train.list_variables(path)
+                  if name.startswith("net/") and name.endswith(".ATTRIBUTES/VARIABLE_VALUE")]
+        assert len(stored) == len(model.weights), (
+            f"checkpoint holds {len(stored)} variables, {model.name} has {len(model.weights)}")
+        fresh(inputs)  # build
+        tf.train.Checkpoint(net=fresh).restore(path).assert_existing_objects_matched()
+    assert_allclose_structure(fresh(inputs), outputs, atol=atol)
 
 
 def _wrap_layer(layer, inputs):

@@ -47,6 +47,21 @@ def test_crop_outside_the_frame_is_padded_black():
     assert crop[64, 32].min() > 150
 
 
+def test_a_joint_grouped_from_another_person_is_dropped():
+    points = {0: (186, 440), 1: (192, 452), 2: (192, 456), 5: (194, 448), 8: (214, 456),
+              11: (214, 452), 9: (228, 458), 12: (228, 452), 10: (242, 462), 13: (242, 454),
+              14: (188, 388)}  # a right eye 60 px away: another person's (vtest.avi frame 48)
+    cleaned = from_video.drop_outlier_joints(_joints(points))
+    assert cleaned[14].tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(cleaned[:14], _joints(points)[:14])
+    far_wrist = {**points, 4: (100, 700)}
+    assert from_video.drop_outlier_joints(_joints(far_wrist))[4].tolist() == [0, 0, 0]
+    upright = {0: (10, 20), 14: (8, 18), 15: (8, 22), 16: (9, 15), 17: (9, 25), 1: (22, 20),
+               4: (0, 5), 10: (95, 14), 13: (95, 26), 8: (55, 14), 11: (55, 26)}
+    np.testing.assert_array_equal(from_video.drop_outlier_joints(_joints(upright)),
+                                  _joints(upright))  # hands up: nothing dropped
+
+
 def test_pairs_and_identity_renumbering():
     names = ["0001_c1s1_000000_00.jpg", "0001_c1s1_000005_00.jpg", "0002_c1s1_000000_00.jpg"]
     assert from_video.same_identity_pairs(names) == [(names[0], names[1]), (names[1], names[0])]

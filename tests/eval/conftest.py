@@ -26,7 +26,7 @@ BN_EPSILON = 1e-3
 
 
 def build_fake_inception_graph(path, seed=0, hidden=GRAPH_HIDDEN, classes=GRAPH_CLASSES,
-                               resize=GRAPH_RESIZE):
+                               resize=GRAPH_RESIZE, add_shapes=False):
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -63,7 +63,8 @@ def build_fake_inception_graph(path, seed=0, hidden=GRAPH_HIDDEN, classes=GRAPH_
         b = tf.constant(weights["bias"], name="softmax/biases")
         logits = tf.nn.bias_add(logits, b, name="softmax/logits")
         tf.nn.softmax(logits, name="softmax")
-    graph_def = graph.as_graph_def()
+    # add_shapes: `_output_shapes` attributes with the single-image batch of 1.
+    graph_def = graph.as_graph_def(add_shapes=add_shapes)
     for node in graph_def.node:
         if node.name == "conv/batchnorm":
             node.op = "BatchNormWithGlobalNormalization"

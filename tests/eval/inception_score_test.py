@@ -76,6 +76,20 @@ def test_graph_probabilities_use_pool3_times_weights_without_bias(fake_inception
     assert np.abs(with_bias - probs).max() > 0.1
 
 
+def test_graph_with_batch_one_output_shapes_runs_batches(tmp_path):
+    # A GraphDef carrying `_output_shapes` attributes that say batch 1 (as a graph
+    # built around one decoded JPEG would) still scores batches of any size.
+    from .conftest import build_fake_inception_graph
+
+    path = str(tmp_path / "shaped.pb")
+    weights = build_fake_inception_graph(path, seed=3, add_shapes=True)
+    images = np.random.default_rng(4).integers(0, 256, (5, 30, 18, 3), dtype=np.uint8)
+    graph = isc.InceptionGraph(path)
+    probs = graph.predict(images, batch_size=5)
+    graph.close()
+    np.testing.assert_allclose(probs, expected_probs(images, weights), atol=1e-5)
+
+
 def test_inception_score_end_to_end(fake_inception_graph):
     path, weights = fake_inception_graph
     images = np.random.default_rng(1).integers(0, 256, (20, 32, 16, 3), dtype=np.uint8)

@@ -1,53 +1,32 @@
-"""A tiny run directory to export, shared by the export tests.
+"""Run directories to export, shared by the export tests.
 
-The run dir has the layout of a trained run (RUN/config.yaml and the
-checkpoints named by dpig_tf/checkpoint.py). Its weights come from the real
-training loop (`dpig_tf.training.run.train`, 2 tiny steps per stage) when that
-is available; otherwise the inference networks are built from
-configs/tiny.yaml and checkpointed under the same names. The biases are set to
-small random values so that parity checks see non-trivial activations.
+A run directory has the layout of a trained run (RUN/config.yaml and the
+checkpoints named by dpig_tf/checkpoint.py), written from freshly initialised
+networks of configs/tiny.yaml by `dpig_tf.testing.run_dirs.write_untrained_run`
+(seconds instead of the ~50 s of real tiny training, which a `large` test in
+saved_model_test.py runs). The demo dataset is rendered into the test's
+temporary folder.
 """
 
 from __future__ import annotations
 
 import pathlib
 
-import numpy as np
 import pytest
-import tensorflow as tf
 
-from dpig_tf import checkpoint as names
-from dpig_tf.config_io import dump_config
 from dpig_tf.config_io import load_config
+from dpig_tf.testing.run_dirs import write_untrained_run
 
 
-def build_run_dir(run_dir: pathlib.Path, config: str = "tiny", stage2: bool = True,
-                  overrides=(), seed: int = 0) -> pathlib.Path:
-    """Writes RUN/config.yaml + Stage-I, pose-AE (and Stage-II) checkpoints."""
-    from dpig_tf.models.disentangled_generator import DisentangledGenerator
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = run_dir.parent / "tiny_data"
+def tiny_config(data_dir: pathlib.Path, overrides=()):
+    """configs/tiny.yaml with the demo dataset rendered into `data_dir`."""
     paths = [f"data.{p}{k}=" for p in ("", "test_") for k in ("images", "annotations", "pairs")]
-    cfg = load_config(config, [f"data.demo_dir={data_dir}", *paths, *overrides])
-    tf.keras.utils.set_random_seed(seed)
-    model = DisentangledGenerator.from_config_object(cfg, with_mapping=stage2)
-    rng = np.random.default_rng(seed)
-    for v in model.weights:
-        if v.path.endswith("bias"):
-            v.assign(rng.normal(0.0, 0.05, v.shape).astype(np.float32))
-    dump_config(cfg, run_dir / names.CONFIG_FILE)
-    groups = {names.STAGE1_DIR: {names.ENCODER: model.encoder, names.GENERATOR: model.generator},
-              names.POSE_AE_DIR: {names.POSE_ENCODER: model.pose_encoder,
-                                  names.POSE_DECODER: model.pose_decoder}}
-    if stage2:
-        groups[names.STAGE2_DIR] = {names.FG_MAPPING: model.fg_mapping,
-                                    names.BG_MAPPING: model.bg_mapping,
-                                    names.POSE_MAPPING: model.pose_mapping}
-    for sub, nets in groups.items():
-        ckpt = tf.train.Checkpoint(**nets)
-        tf.train.CheckpointManager(ckpt, str(run_dir / sub), max_to_keep=1).save()
-    return run_dir
+    return load_config("tiny", [f"data.demo_dir={data_dir}", *paths, *overrides])
+
+
+def build_run_dir(run_dir: pathlib.Path, stage2: bool = True, overrides=()) -> pathlib.Path:
+    cfg = tiny_config(run_dir.parent / "tiny_data", overrides)
+    return write_untrained_run(cfg, run_dir, stage2=stage2)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +37,27 @@ def run_dir(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def stage1_run_dir(tmp_path_factory) -> pathlib.Path:
     return build_run_dir(tmp_path_factory.mktemp("export_s1") / "run", stage2=False)
+
+
+@pytest.fixture(scope="session")
+def loaded(run_dir):
+    """The run's inference model, loaded once for the export tests."""
+    from export.run_loader import load_run
+
+    return load_run(run_dir)
+
+
+@pytest.fixture(scope="session")
+def exported(run_dir, loaded, tmp_path_factory):
+    """(OUT, OUT/dpig/3): one SavedModel export shared by several tests."""
+    from export import saved_model
+
+    out = tmp_path_factory.mktemp("sm_out")
+    return out, saved_model.export_saved_model(str(run_dir), str(out), version=3, loaded=loaded)
+
+
+@pytest.fixture(scope="session")
+def examples(loaded):
+    from export import representative_data
+
+    return representative_data.dataset_examples(loaded.cfg, 3)

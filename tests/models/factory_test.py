@@ -2,10 +2,14 @@
 
 import time
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from dpig_tf.config_io import load_config
 from dpig_tf.models import factory
+from dpig_tf.testing import test_case
 
 MARKET_PARAMS = {"encoder": 47_352_736, "generator": 71_197_123, "discriminator": 4_324_737,
                  "pose_encoder": 2_145_824, "pose_decoder": 2_145_846}
@@ -50,12 +54,20 @@ def test_deepfashion_channel_chunks_gives_8_logits():
     cfg = load_config("deepfashion", ["model.discriminator_head=channel_chunks"])
     d = factory.build_discriminator(cfg)
     assert d.chunk_size == 16384
-    assert d.compute_output_spec(
-        __import__("keras").KerasTensor((2, 256, 256, 3))).shape == (2, 8)
+    assert d.compute_output_spec(keras.KerasTensor((2, 256, 256, 3))).shape == (2, 8)
     assert factory.trainable_count(d) == 4_324_737
 
 
-@pytest.mark.parametrize("name", ["tiny", "demo", "lite"])
+def test_jit_compile_uses_xla_compatible_crops():
+    cfg = load_config("tiny", ["runtime.jit_compile=true"])
+    encoder = factory.build_encoder(cfg)
+    assert encoder.crop_method == "gather"
+    inputs = test_case.random_encoder_inputs(2, 32, 16)
+    compiled = tf.function(lambda x: encoder(x), jit_compile=True)(inputs)
+    np.testing.assert_allclose(compiled.numpy(), encoder(inputs).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["tiny", "demo"])
 def test_small_configs_build(name):
     cfg = load_config(name)
     summary = factory.model_summary(cfg)
@@ -75,3 +87,22 @@ def test_width_multiplier_is_a_smaller_n():
     encoder = factory.build_encoder(cfg)
     assert encoder.stem_conv.filters == 32
     assert encoder.roi_trunk.units[-1].channels == 32 * 5
+
+
+@pytest.mark.large
+def test_market_full_size_forward_and_keras_round_trip(tmp_path):
+    cfg = load_config("market")
+    encoder, generator = factory.build_encoder(cfg), factory.build_generator(cfg)
+    inputs = test_case.random_encoder_inputs(1, 128, 64)
+    heatmaps = -np.ones((1, 128, 64, 18), np.float32)
+    embedding = encoder(inputs)
+    assert embedding.shape == (1, 352)
+    image = generator([embedding, heatmaps])
+    assert image.shape == (1, 128, 64, 3) and image.dtype == tf.float32
+    for model, args, out in ((encoder, inputs, embedding),
+                             (generator, [embedding, heatmaps], image)):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        restored = keras.models.load_model(path)
+        np.testing.assert_array_equal(restored(args).numpy(), out.numpy())
+        path.unlink()

@@ -57,9 +57,10 @@ def test_residual_trunk_market_roi_count():
 def test_tile():
     e = _x((2, 5))
     ref = _x((2, 4, 3, 7))
-    out = test_case.run_network_test(layers.Tile, {}, [e, ref], expected_output_shape=(2, 4, 3, 5),
-                                     mixed_precision_dtype="bfloat16")(  # noqa: E501
-        [e, ref]).numpy()
+    tile = test_case.run_network_test(layers.Tile, {}, [e, ref],
+                                      expected_output_shape=(2, 4, 3, 5),
+                                      mixed_precision_dtype="bfloat16")
+    out = tile([e, ref]).numpy()
     np.testing.assert_array_equal(out, np.broadcast_to(e[:, None, None, :], (2, 4, 3, 5)))
 
 

@@ -85,7 +85,8 @@ def test_gather_graph_has_no_crop_and_resize_op():
     features, boxes = _features_and_boxes()
     layer = RoiCrop(6, method="gather")
     fn = tf.function(lambda f, b: layer([f, b]))
-    graph = fn.get_concrete_function(tf.TensorSpec(features.shape), tf.TensorSpec(boxes.shape)).graph
+    graph = fn.get_concrete_function(tf.TensorSpec(features.shape),
+                                     tf.TensorSpec(boxes.shape)).graph
     op_types = {op.type for op in graph.get_operations()}
     assert "CropAndResize" not in op_types
     assert "GatherV2" in op_types

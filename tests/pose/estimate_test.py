@@ -58,12 +58,11 @@ def test_missing_graph_exits_with_the_setup_command(tmp_path):
     d = tmp_path / "images"
     d.mkdir()
     Image.new("RGB", (64, 128)).save(d / "a.jpg")
-    proc = subprocess.run(
-        [sys.executable, "-m", "dpig_tf.pose.estimate", f"--images={d}",
-         f"--out={tmp_path / 'o.csv'}", f"--graph={tmp_path / 'missing.pb'}"],
-        capture_output=True, text=True, cwd=graph_file.REPO_ROOT)
-    assert proc.returncode != 0
-    assert "fetch_pose_graph.sh" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(SystemExit, match="fetch_pose_graph.sh") as err:
+        estimate.main([f"--images={d}", f"--out={tmp_path / 'o.csv'}",
+                       f"--graph={tmp_path / 'missing.pb'}"])
+    assert str(tmp_path / "missing.pb") in str(err.value)
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_folder_without_images_is_a_clear_error(tmp_path):

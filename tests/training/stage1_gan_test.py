@@ -41,8 +41,8 @@ def test_generator_step_changes_only_encoder_and_generator(tiny_cfg, tiny_batche
     assert not any(changed(d_before, d)), "the generator step changed D"
     eg_changed = changed(eg_before, eg)
     # Every G variable gets a gradient; E variables too except ROI codes of absent parts.
-    assert all(changed(snapshot([])[:0] or eg_before[len(gan.encoder.trainable_variables):],
-                       gan.generator.trainable_variables))
+    num_e = len(gan.encoder.trainable_variables)
+    assert all(eg_changed[num_e:]), "a generator variable did not change"
     assert np.mean(eg_changed) > 0.9, f"only {np.mean(eg_changed):.0%} of E+G changed"
     assert int(gan.g_optimizer.iterations.numpy()) == 1
     assert int(gan.d_optimizer.iterations.numpy()) == 0
@@ -85,11 +85,17 @@ def test_train_steps_give_finite_losses_and_skip_the_generator_at_step_0(tiny_cf
 
 @pytest.mark.distributed
 def test_one_step_on_two_replicas_equals_one_replica(tiny_cfg, tiny_batches):
-    single = build_gan(tiny_cfg)
+    # Adam's first step moves each weight by ~lr * sign(gradient); gradients that are zero in
+    # exact arithmetic (conv biases before BN) are round-off noise whose sign differs between
+    # 1 and 2 replicas. A small lr keeps those flips below the 1e-5 tolerance; the Adam
+    # moments below compare the gradients themselves.
+    lr = 1e-6
+    single = build_gan(tiny_cfg, learning_rate=lr)
     mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored = build_gan(tiny_cfg, mirrored_strategy)
+    mirrored = build_gan(tiny_cfg, mirrored_strategy, learning_rate=lr)
     for source, target in zip(single.variables, mirrored.variables):
         target.assign(source)
+    initial = snapshot(mirrored.variables)
     assert mirrored_strategy.num_replicas_in_sync == 2
 
     outputs = []
@@ -113,7 +119,15 @@ def test_one_step_on_two_replicas_equals_one_replica(tiny_cfg, tiny_batches):
     # Adam's first moments are 0.5 * gradient: a gradient scaled by the replica count shows here.
     for opt_a, opt_b in ((single.g_optimizer, mirrored.g_optimizer),
                          (single.d_optimizer, mirrored.d_optimizer)):
-        for ma, mb in zip(opt_a._momentums, opt_b._momentums):
-            scale = max(1e-3, float(np.abs(ma.numpy()).max()))
-            np.testing.assert_allclose(mb.numpy(), ma.numpy(), atol=1e-4 * scale,
-                                       err_msg=ma.path)
+        # Tolerance relative to the optimizer's largest moment (round-off noise of ~zero
+        # gradients is ~1e-7 of it; a wrong replica scaling would be ~100%).
+        for slots_a, slots_b in ((opt_a._momentums, opt_b._momentums),
+                                 (opt_a._velocities, opt_b._velocities)):
+            assert len(slots_a) == len(slots_b) > 0
+            scale = max(float(np.abs(m.numpy()).max()) for m in slots_a)
+            assert scale > 0
+            for ma, mb in zip(slots_a, slots_b):
+                np.testing.assert_allclose(mb.numpy(), ma.numpy(), atol=1e-4 * scale,
+                                           err_msg=ma.path)
+    # The step really moved the weights (so the comparison above is not vacuous).
+    assert sum(changed(initial, mirrored.variables)) > 0.5 * len(initial)

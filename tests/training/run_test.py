@@ -1,0 +1,220 @@
+"""dpig_tf.training.run: run-dir layout, resume, SIGKILL, NaN stop, architecture check, workers."""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpig_tf import checkpoint as names
+from dpig_tf import config_io
+from dpig_tf.config import ConfigError
+from dpig_tf.models import factory
+from dpig_tf.training import run
+from dpig_tf.training.loop import NonFiniteLossError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def tiny(*overrides):
+    return config_io.load_config("tiny", list(overrides))
+
+
+def metrics(run_dir, phase):
+    lines = (pathlib.Path(run_dir) / names.METRICS_FILE).read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["phase"] == phase]
+
+
+def checkpoint_steps(directory):
+    state = tf.train.get_checkpoint_state(str(directory))
+    return [int(p.rsplit("-", 1)[-1]) for p in state.all_model_checkpoint_paths]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run") / "r"
+    out = run.train(tiny("stage1.steps=4", "stage1.pose_ae_steps=4"), 1, str(run_dir))
+    assert out == str(run_dir)
+    return run_dir
+
+
+def test_stage1_run_dir_layout(trained_run):
+    saved = config_io.read_saved_config(trained_run / names.CONFIG_FILE)
+    assert saved.name == "tiny" and saved.stage1.steps == 4
+    assert checkpoint_steps(trained_run / names.STAGE1_DIR) == [2, 4]
+    assert checkpoint_steps(trained_run / names.POSE_AE_DIR) == [2, 4]
+    reader = tf.train.load_checkpoint(str(trained_run / names.STAGE1_DIR))
+    assert reader.get_tensor(names.STEP + "/.ATTRIBUTES/VARIABLE_VALUE") == 4
+    # What inference code does: restore only the networks it needs, by object name.
+    cfg = config_io.read_saved_config(trained_run / names.CONFIG_FILE)
+    networks = {names.ENCODER: factory.build_encoder(cfg),
+                names.GENERATOR: factory.build_generator(cfg)}
+    fresh = [v.numpy().copy() for v in networks[names.GENERATOR].weights]
+    tf.train.Checkpoint(**networks).restore(
+        tf.train.latest_checkpoint(str(trained_run / names.STAGE1_DIR))
+    ).expect_partial().assert_existing_objects_matched()
+    assert any(not np.array_equal(a, v.numpy())
+               for a, v in zip(fresh, networks[names.GENERATOR].weights))
+    pose_reader = tf.train.load_checkpoint(str(trained_run / names.POSE_AE_DIR))
+    assert pose_reader.get_tensor(names.POSE_AE_STEP + "/.ATTRIBUTES/VARIABLE_VALUE") == 4
+
+    gan = metrics(trained_run, "stage1")
+    assert [r["step"] for r in gan] == [1, 2, 3, 4]  # tiny: log_every 1
+    for key in ("g_loss", "d_loss", "l1_loss", "masked_l1_loss", "lr"):
+        assert np.isfinite(gan[-1][key]), key
+    assert gan[0]["g_loss"] == 0.0  # step 0 (the first step) updates only D
+    assert gan[-1]["sec_per_step"] > 0 and gan[-1]["examples_per_sec"] > 0
+    assert [r["step"] for r in metrics(trained_run, "pose_ae")] == [1, 2, 3, 4]
+    assert [r["step"] for r in metrics(trained_run, "stage1_eval")] == [0, 2, 4]
+    samples = sorted(p.name for p in (trained_run / names.SAMPLES_DIR).iterdir())
+    assert samples == ["stage1-000000.png", "stage1-000002.png", "stage1-000004.png"]
+    for phase in ("stage1", "pose_ae", "stage1_eval"):
+        assert list((trained_run / names.TENSORBOARD_DIR / phase).glob("events.out.tfevents.*"))
+
+
+def test_architecture_change_is_refused_and_nothing_is_overwritten(trained_run):
+    files = {p: p.stat().st_mtime_ns for p in trained_run.rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"model\.base_channels: saved 4, now 8") as err:
+        run.train(tiny("model.base_channels=8", "model.bottleneck_dim=16"), 1, str(trained_run))
+    assert "model.bottleneck_dim" in str(err.value)
+    assert {p: p.stat().st_mtime_ns for p in trained_run.rglob("*") if p.is_file()} == files
+
+
+def test_resume_continues_the_step_count(trained_run, capsys):
+    run.train(tiny("stage1.steps=6", "stage1.pose_ae_steps=4"), 1, str(trained_run))
+    out = capsys.readouterr().out
+    assert "Resumed" in out and "ckpt-4 (step 4)" in out
+    assert checkpoint_steps(trained_run / names.STAGE1_DIR)[-1] == 6
+    assert checkpoint_steps(trained_run / names.POSE_AE_DIR)[-1] == 4  # already finished
+    assert [r["step"] for r in metrics(trained_run, "stage1")] == [1, 2, 3, 4, 5, 6]
+    saved = config_io.read_saved_config(trained_run / names.CONFIG_FILE)
+    assert saved.stage1.steps == 6
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    # An infinite L1 weight makes the first generator update (step index 1) non-finite.
+    cfg = tiny("stage1.l1_weight=.inf", "stage1.train_pose_ae=false", "stage1.steps=5",
+               "stage1.checkpoint_every=1")
+    with pytest.raises(NonFiniteLossError, match=r"loss g_loss = inf at step 2") as err:
+        run.train(cfg, 1, str(tmp_path / "r"))
+    assert "ckpt-1" in str(err.value)
+    assert checkpoint_steps(tmp_path / "r" / names.STAGE1_DIR) == [1]
+    reader = tf.train.load_checkpoint(str(tmp_path / "r" / names.STAGE1_DIR))
+    for key, dtype in reader.get_variable_to_dtype_map().items():
+        if dtype.is_floating:
+            assert np.all(np.isfinite(reader.get_tensor(key))), key
+
+
+@pytest.mark.distributed
+def test_indivisible_global_batch_fails_before_anything_is_built(tmp_path):
+    cfg = tiny("runtime.strategy=mirrored", "stage1.batch_size=3")
+    with pytest.raises(ConfigError, match=r"stage1.batch_size=3 .* not divisible by the 2 replicas"):
+        run.train(cfg, 1, str(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_CONFIG", None)
+    return env
+
+
+@pytest.mark.large  # two CLI processes: ~20 s idle, over a minute on a loaded machine
+def test_sigkill_then_restart_resumes_from_the_last_checkpoint(tmp_path):
+    run_dir = tmp_path / "killed"
+    base = [sys.executable, "-m", "dpig_tf.main", "--stage=1", "--config=tiny",
+            f"--run_dir={run_dir}", "--set=stage1.train_pose_ae=false",
+            "--set=stage1.checkpoint_every=3", "--set=stage1.log_every=1"]
+    proc = subprocess.Popen(base + ["--set=stage1.steps=100000"], cwd=REPO, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = run_dir / names.STAGE1_DIR
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if (ckpt_dir / "checkpoint").exists() and checkpoint_steps(ckpt_dir)[-1] >= 6:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "training ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    last = checkpoint_steps(ckpt_dir)[-1]
+    assert last >= 6
+
+    result = subprocess.run(base + [f"--set=stage1.steps={last + 4}"], cwd=REPO, env=_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ckpt-{last} (step {last})" in result.stdout
+    assert checkpoint_steps(ckpt_dir)[-1] == last + 4
+    for path in tf.train.get_checkpoint_state(str(ckpt_dir)).all_model_checkpoint_paths:
+        reader = tf.train.load_checkpoint(path)  # every kept checkpoint is readable
+        assert reader.get_tensor(names.STEP + "/.ATTRIBUTES/VARIABLE_VALUE") == int(
+            path.rsplit("-", 1)[-1])
+    steps = [r["step"] for r in metrics(run_dir, "stage1")]
+    # Lines logged after the restored checkpoint by the killed process are dropped on resume.
+    assert steps == list(range(1, last + 5))
+
+
+WORKER = """
+import sys
+import tensorflow as tf
+from dpig_tf import config_io
+from dpig_tf.training import run, run_dir, runtime
+cfg = config_io.load_config("tiny", ["runtime.strategy=multi_worker",
+                                     "stage1.train_pose_ae=false", "stage1.steps=3"])
+strategy = runtime.setup(cfg.runtime)
+cfg.validate(strategy.num_replicas_in_sync)
+chief = runtime.is_chief(strategy)
+path, _ = run_dir.prepare(cfg, 1, sys.argv[1], write=chief)
+model = run.train_image_gan(cfg, strategy, path, chief)
+print("REPLICAS", strategy.num_replicas_in_sync, "CHIEF", chief, "STEP", int(model.step.numpy()))
+print("CHECKSUM %.6f" % sum(float(tf.reduce_sum(tf.abs(v))) for v in model.trainable_variables))
+"""
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.large  # two worker processes forming a cluster: > 60 s on a loaded machine
+@pytest.mark.distributed
+def test_multi_worker_training_with_two_local_workers(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = _env()
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
+                                       "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "mw")],
+                                      cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err[-3000:]
+            outputs.append(out)
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert "REPLICAS 2 CHIEF True STEP 3" in outputs[0]
+    assert "REPLICAS 2 CHIEF False STEP 3" in outputs[1]
+    checksums = [line for out in outputs for line in out.splitlines() if "CHECKSUM" in line]
+    assert checksums[0] == checksums[1]  # both workers hold the same weights
+    assert checkpoint_steps(tmp_path / "mw" / names.STAGE1_DIR)[-1] == 3
+    assert [r["step"] for r in metrics(tmp_path / "mw", "stage1")] == [1, 2, 3]
