@@ -94,46 +94,11 @@ def load_run(run_dir: str | pathlib.Path, crop_method: str = "tf",
         model = DisentangledGenerator.from_run_dir(
             str(run_dir), require_stage2=require_stage2, crop_method=crop_method)
     except (MissingWeightsError, ConfigError) as err:
-        # A config/checkpoint shape mismatch surfaces here, naming the file.
+        # A config/checkpoint mismatch, or a checkpoint missing some of the
+        # networks' variables, surfaces here naming the file.
         raise ExportError(f"--run_dir={run_dir}: {err}") from None
-    check_complete_restore(run_dir, model)
     return LoadedRun(run_dir=run_dir, cfg=cfg, dims=signatures.ModelDims.from_config(cfg),
                      model=model, has_stage2=bool(model.has_stage2))
-
-
-def check_complete_restore(run_dir: pathlib.Path, model) -> None:
-    """Every weight of every restored network must have a value in its checkpoint.
-
-    `assert_existing_objects_matched` only covers the objects the checkpoint's
-    object graph knows; a weight that tf.train.Checkpoint does not track (e.g.
-    a sub-layer kept in a plain Python list of a Keras 3 layer) is neither
-    saved nor restored and would be exported with its random initial value.
-    """
-    import tensorflow as tf
-
-    groups = {ckpt_names.STAGE1_DIR: (ckpt_names.ENCODER, ckpt_names.GENERATOR),
-              ckpt_names.POSE_AE_DIR: (ckpt_names.POSE_ENCODER, ckpt_names.POSE_DECODER)}
-    if model.has_stage2:
-        groups[ckpt_names.STAGE2_DIR] = (ckpt_names.FG_MAPPING, ckpt_names.BG_MAPPING,
-                                         ckpt_names.POSE_MAPPING)
-    attrs = {ckpt_names.FG_MAPPING: "fg_mapping", ckpt_names.BG_MAPPING: "bg_mapping",
-             ckpt_names.POSE_MAPPING: "pose_mapping"}
-    for sub, nets in groups.items():
-        path = latest_checkpoint(run_dir, sub)
-        stored = [n for n, _ in tf.train.list_variables(path)
-                  if n.endswith(".ATTRIBUTES/VARIABLE_VALUE") and "OPTIMIZER_SLOT" not in n]
-        for name in nets:
-            net = getattr(model, attrs.get(name, name), None)
-            if net is None:
-                continue
-            saved = sum(1 for n in stored if n.startswith(name + "/"))
-            if saved < len(net.weights):
-                raise ExportError(
-                    f"--run_dir={run_dir}: checkpoint {path} holds {saved} values for "
-                    f"`{name}` but the network has {len(net.weights)} weights; the rest "
-                    f"would be exported with random values. tf.train.Checkpoint does not "
-                    f"track them (sub-layers kept in Python lists of a Keras 3 layer are "
-                    f"invisible to it); fix the tracking in dpig_tf/models and re-train")
 
 
 def set_crop_method(model, method: str) -> int:

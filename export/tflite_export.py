@@ -43,8 +43,13 @@ REPORT_FILE = "tflite_report.json"
 
 
 def convert(saved_model_dir: str, endpoint: str, quantization: str,
-            representative: dict[str, np.ndarray] | None = None) -> bytes:
-    """One endpoint of a SavedModel -> .tflite bytes, BUILTIN ops only."""
+            representative: dict[str, np.ndarray] | None = None,
+            batch_size: int = 1) -> bytes:
+    """One endpoint of a SavedModel -> .tflite bytes, BUILTIN ops only.
+
+    `representative` holds calibration examples (first axis), fed in batches of
+    the signature's static `batch_size`.
+    """
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[endpoint])
@@ -61,11 +66,12 @@ def convert(saved_model_dir: str, endpoint: str, quantization: str,
         # int8 kernels where they exist, float builtins elsewhere; float I/O.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
-        n = len(next(iter(representative.values())))
+        n = len(next(iter(representative.values()))) // batch_size
 
         def dataset():
             for i in range(n):  # dicts keyed by input name (STACK.md 3.3)
-                yield {k: v[i:i + 1] for k, v in representative.items()}
+                yield {k: v[i * batch_size:(i + 1) * batch_size]
+                       for k, v in representative.items()}
 
         converter.representative_dataset = dataset
     elif quantization != "fp32":

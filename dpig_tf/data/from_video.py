@@ -2,7 +2,8 @@
 
     python -m dpig_tf.data.from_video --video=FILE --out=DIR [--max_frames=N] [--every=K]
 
-Every kept frame goes through the pose estimator's multi-person grouping; the
+Every kept frame goes through the pose estimator's multi-person grouping;
+joints grouped with the wrong person are dropped (`drop_outlier_joints`); the
 people are followed across frames by `dpig_tf.pose.tracker.PersonTracker`
 (one track = one identity). Each detection is cropped around its joints
 (expanded to cover head and feet, then padded with black to the 2:1 aspect),

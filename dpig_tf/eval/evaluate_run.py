@@ -108,15 +108,17 @@ def _resolve_inputs(cfg, images_dir, annotations_csv):
     return images_dir, annotations_csv
 
 
-def generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, batch_size=16):
-    """Write generated / target / mask images for every pair; returns the rows written."""
+def generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, pad_to=0,
+                   batch_size=16):
+    """Write generated / target / mask images for every pair; returns the rows written.
+
+    `pad_to`: the config's `data.pad_width_to` (narrower images padded with white).
+    """
     import tensorflow as tf
 
     from dpig_tf.data import pose
 
     height, width = model.image_height, model.image_width
-    pad_to = getattr(getattr(model, "config", None), "data", None)
-    pad_to = pad_to.pad_width_to if pad_to is not None else 0
     rows = []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
@@ -221,7 +223,8 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
             f"{', '.join(missing[:10])}")
 
     dirs = _prepare_outputs(out_dir)
-    rows = generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, batch_size)
+    rows = generate_pairs(model, pairs, annotations, images_dir, dirs, protocol,
+                          model.config.data.pad_width_to, batch_size)
     with open(os.path.join(out_dir, PAIRS_FILE), "w") as f:
         f.write("index,from,to\n")
         f.writelines(f"{i:05d},{a},{b}\n" for i, a, b in rows)

@@ -64,6 +64,12 @@ class ScoreInputs:
             self._fid_model = load_fid_model(self.fid_weights)
         return self._fid_model
 
+    def close(self) -> None:
+        """Release the Inception graph's session, if one was opened."""
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
+
     def is_batch_size(self) -> int:
         return self.batch_size or IS_BATCH_SIZE[self.protocol]
 

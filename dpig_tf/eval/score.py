@@ -98,17 +98,18 @@ def score_folders(generated: str, targets: str, masks: str | None = None,
     inputs = registry.ScoreInputs(gen, tgt, msk, protocol, inception_graph, fid_weights,
                                   batch_size, splits)
     values, timings = {}, {}
-    for name in metrics:
-        start = time.perf_counter()
-        values.update(registry.METRICS[name](inputs))
-        timings[name] = round(time.perf_counter() - start, 3)
-    if inputs._graph is not None:
-        inputs._graph.close()
     settings = {"pairing": "sorted file stem"}
-    if "is" in metrics or "mask_is" in metrics:
-        settings.update(is_batch_size=inputs.is_batch_size(), is_splits=splits,
-                        is_num_classes=inputs.graph().num_classes,
-                        inception_graph=os.path.abspath(inception_graph))
+    try:
+        for name in metrics:
+            start = time.perf_counter()
+            values.update(registry.METRICS[name](inputs))
+            timings[name] = round(time.perf_counter() - start, 3)
+        if "is" in metrics or "mask_is" in metrics:
+            settings.update(is_batch_size=inputs.is_batch_size(), is_splits=splits,
+                            is_num_classes=inputs.graph().num_classes,
+                            inception_graph=os.path.abspath(inception_graph))
+    finally:
+        inputs.close()
     if "fid" in metrics:
         settings.update(fid_weights=os.path.abspath(fid_weights),
                         fid_features="keras InceptionV3 no-top avg-pool, bilinear 299x299, "

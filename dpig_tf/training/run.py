@@ -218,10 +218,15 @@ def _distributed_dataset(strategy, cfg: ExperimentConfig, global_batch: int, see
 
 
 def _sample_batch(cfg: ExperimentConfig) -> dict:
-    """A fixed batch of training images for the reconstruction grids."""
+    """A fixed batch of training images for the reconstruction grids.
+
+    Shuffled with a fixed seed: the unshuffled training sequence repeats each image by its
+    pair count, so its first batch can be one image 8 times.
+    """
     from dpig_tf.data.pipeline import build_dataset
 
-    dataset = build_dataset(cfg.data, "train", SAMPLE_ROWS, shuffle=False, repeat=False)
+    dataset = build_dataset(cfg.data, "train", SAMPLE_ROWS, shuffle=True, repeat=False,
+                            seed=cfg.runtime.seed)
     return next(iter(dataset))
 
 

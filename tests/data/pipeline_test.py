@@ -273,3 +273,20 @@ def test_pad_width_must_match_network_width(tiny_cfg):
     cfg = dataclasses.replace(tiny_cfg, pad_width_to=20)
     with pytest.raises(DataError, match="data.pad_width_to=20 must equal data.image_width=16"):
         pipeline.build_index(cfg, "train")
+
+
+@pytest.mark.large
+def test_bench_script_prints_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "bench/input_pipeline.py", f"--demo_dir={tmp_path / 'demo'}",
+         "--batches=3", "--warmup=1", "--batch_size=16", "--num_ids=4", "--images_per_id=4"],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "input_pipeline" and result["examples_per_sec"] > 0
+    assert result["examples_per_cpu_sec"] > 0

