@@ -14,6 +14,7 @@ BINARIES = (
     ("main", "dpig_tf/main.py"),
     ("inspect_data", "dpig_tf/data/inspect.py"),
     ("synthetic_data", "dpig_tf/data/synthetic.py"),
+    ("tfrecord", "dpig_tf/data/tfrecord.py"),
     ("from_video", "dpig_tf/data/from_video.py"),
     ("score", "dpig_tf/eval/score.py"),
     ("reid", "dpig_tf/eval/reid.py"),
