@@ -81,6 +81,7 @@ def time_config(name: str, batch: int, steps: int, warmup: int, jit: bool) -> di
     from dpig_tf.models import factory
     from dpig_tf.training import loop
     from dpig_tf.training import optimizers
+    from dpig_tf.training.stage1_gan import INPUT_KEYS
     from dpig_tf.training.stage1_gan import Stage1GAN
 
     cfg = config_io.load_config(name)
@@ -99,7 +100,8 @@ def time_config(name: str, batch: int, steps: int, warmup: int, jit: bool) -> di
     flops_per_step = 2 * macs_per_image * batch
 
     iterator_source = iter(build_dataset(cfg.data, "train", batch, shuffle=False))
-    batches = [next(iterator_source), next(iterator_source)]
+    batches = [{k: b[k] for k in INPUT_KEYS} for b in (next(iterator_source),
+                                                        next(iterator_source))]
     s1 = cfg.stage1
     model = Stage1GAN(factory.build_encoder(cfg), factory.build_generator(cfg),
                       factory.build_discriminator(cfg), l1_weight=s1.l1_weight)

@@ -32,30 +32,13 @@ MODELS_CONFIG = "models.config"
 CONTRACT_FILE = "assets.extra/dpig_signatures.json"
 
 
-def inference_networks(model) -> list:
-    """The Keras networks an inference object holds (what the archive tracks)."""
-    import keras
-
-    if isinstance(model, keras.layers.Layer):
-        return [model]
-    nets = []
-    for value in vars(model).values():
-        items = value.values() if isinstance(value, dict) else (
-            value if isinstance(value, (list, tuple)) else [value])
-        nets += [v for v in items if isinstance(v, keras.layers.Layer)]
-    if not nets:
-        raise ExportError(f"{type(model).__name__} holds no Keras networks to export")
-    return nets
-
-
 def build_archive(loaded: LoadedRun, endpoints=signatures.ENDPOINTS,
                   batch_size: int | None = None, serving_default: str | None = signatures.TRANSFER):
     """A `keras.export.ExportArchive` with the requested endpoints."""
     import keras
 
     archive = keras.export.ExportArchive()
-    for net in inference_networks(loaded.model):
-        archive.track(net)
+    archive.track(loaded.model)  # the inference model only: no discriminator, no optimizer
     for name in endpoints:
         fn = signatures.endpoint_function(loaded.model, loaded.dims, name)
         specs = list(signatures.endpoint_specs(loaded.dims, name, batch_size).values())

@@ -375,18 +375,14 @@ def restore_networks(directory, what: str, networks: dict) -> str:
     path = tf.train.latest_checkpoint(str(directory))
     if path is None:
         raise MissingWeightsError(f"{directory}: no {what} checkpoint found")
-    saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    for name, net in networks.items():
-        # Every variable of the network must be in the checkpoint (a layer invisible to
-        # TF's object graph would otherwise keep its random initial value silently).
-        stored = sum(1 for key in saved if key.startswith(name + "/")
-                     and key.endswith(".ATTRIBUTES/VARIABLE_VALUE") and "OPTIMIZER_SLOT" not in key)
-        if stored < len(net.weights):
-            raise MissingWeightsError(
-                f"{path}: the {what} checkpoint holds {stored} variables of {name!r} but the "
-                f"network has {len(net.weights)}; it was written without all nested layers "
-                "(see dpig_tf.models.factory.track_layer_lists) or for another architecture")
     ckpt = tf.train.Checkpoint(**networks)
+    hidden = untracked_weights(ckpt, networks)
+    if hidden:
+        # Variables invisible to TF's object graph would silently keep their random init.
+        raise MissingWeightsError(
+            f"{len(hidden)} variables of the {what} networks are not tracked by "
+            f"tf.train.Checkpoint (e.g. {hidden[0]}); build networks with "
+            "dpig_tf.models.factory (track_layer_lists)")
     try:
         status = ckpt.restore(path)
         status.assert_existing_objects_matched()
@@ -397,3 +393,9 @@ def restore_networks(directory, what: str, networks: dict) -> str:
             f"{path}: the {what} checkpoint does not fit the networks of this config "
             f"({', '.join(networks)}): {first}") from None
     return path
+
+
+def untracked_weights(checkpoint: tf.train.Checkpoint, networks: dict) -> list[str]:
+    """Paths of the networks' variables that `checkpoint` would neither save nor restore."""
+    reachable = {id(t) for t in tf.train.TrackableView(checkpoint).descendants()}
+    return [w.path for net in networks.values() for w in net.weights if id(w) not in reachable]

@@ -44,6 +44,9 @@ def train(cfg: ExperimentConfig, stage: int, run_dir: str | None = None,
     if init_from:
         raise ConfigError("--init_from is a Stage-2 option (the Stage-I run to restore); "
                           "to resume Stage I pass --run_dir")
+    if cfg.runtime.strategy == "multi_worker" and run_dir is None:
+        raise ConfigError("runtime.strategy=multi_worker needs --run_dir (the same directory "
+                          "on every worker)")
     strategy = runtime.setup(cfg.runtime)
     cfg.validate(strategy.num_replicas_in_sync)  # before any graph is built
     chief = runtime.is_chief(strategy)
@@ -74,6 +77,7 @@ def dry_run(cfg: ExperimentConfig, stage: int) -> dict:
 def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chief: bool):
     """The Stage-I image GAN (E, G, D) until `stage1.steps`; returns the trained Stage1GAN."""
     from dpig_tf.models import factory
+    from dpig_tf.training.stage1_gan import INPUT_KEYS
     from dpig_tf.training.stage1_gan import Stage1GAN
 
     s1, rt = cfg.stage1, cfg.runtime
@@ -117,7 +121,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         steps=s1.steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
         image_every=s1.image_every, examples_per_step=2 * s1.batch_size, batches_per_step=2,
         jit_compile=rt.jit_compile, progress_bar=rt.progress_bar and chief)
-    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start))
+    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start,
+                                         keys=INPUT_KEYS))
     try:
         loop.run(
             strategy, model,

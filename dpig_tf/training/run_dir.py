@@ -66,7 +66,7 @@ def prepare(cfg: ExperimentConfig, stage: int, run_dir: str | pathlib.Path | Non
     A new directory gets `config.yaml`. An existing one must hold a config with the same
     architecture (else a ConfigError naming the differing keys; nothing is written); other
     changes (more steps, a new learning rate) are printed and the saved config is updated.
-    `write=False` (non-chief workers) never writes.
+    `write=False` (non-chief workers) neither checks nor writes: that is the chief's job.
     """
     if run_dir is None:
         if not write:
@@ -76,6 +76,8 @@ def prepare(cfg: ExperimentConfig, stage: int, run_dir: str | pathlib.Path | Non
     else:
         path = pathlib.Path(run_dir)
     config_file = path / ckpt_names.CONFIG_FILE
+    if not write:  # non-chief workers: the chief checks and writes (no read of a half-written file)
+        return path, config_file.is_file()
     if config_file.is_file():
         saved = config_io.read_saved_config(config_file)
         arch = architecture_differences(saved, cfg)
@@ -89,13 +91,11 @@ def prepare(cfg: ExperimentConfig, stage: int, run_dir: str | pathlib.Path | Non
         if changes:
             print(f"Resuming {path} with changed settings: " + "; ".join(
                 f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items()))
-        if write and changes:
             config_io.dump_config(cfg, config_file)
         return path, True
     if path.exists() and any(path.iterdir()) and (path / "checkpoints").exists():
         raise ConfigError(f"{path} has checkpoints but no {ckpt_names.CONFIG_FILE}; "
                           "refusing to resume a run whose architecture is unknown")
-    if write:
-        path.mkdir(parents=True, exist_ok=True)
-        config_io.dump_config(cfg, config_file)
+    path.mkdir(parents=True, exist_ok=True)
+    config_io.dump_config(cfg, config_file)
     return path, False

@@ -10,6 +10,9 @@ from dpig_tf.data import features
 
 # The encoder's inputs, taken from the feature dict (docs/ARCHITECTURE.md).
 ENCODER_KEYS = (features.IMAGE, features.POSE_MASK, features.ROI_BOXES, features.ROI_VIS)
+# Every feature a train step reads (the rest, e.g. string names, stays out of the graph: XLA
+# cannot take string arguments).
+INPUT_KEYS = ENCODER_KEYS + (features.HEATMAPS,)
 
 
 def new_step_counter(name: str = "step") -> tf.Variable:

@@ -31,6 +31,7 @@ from dpig_tf.data import features
 from dpig_tf.models import factory
 from dpig_tf.models.disentangled_generator import DisentangledGenerator
 from dpig_tf.models.disentangled_generator import restore_networks
+from dpig_tf.models.disentangled_generator import untracked_weights
 from dpig_tf.training import loop
 from dpig_tf.training import optimizers
 from dpig_tf.training import run_dir as run_dirs
@@ -67,9 +68,9 @@ def train_stage2(cfg: ExperimentConfig, run_dir=None, init_from=None) -> str:
     cfg.validate(strategy.num_replicas_in_sync)
     chief = runtime.is_chief(strategy)
     target = pathlib.Path(run_dir) if run_dir else source
+    path, _ = run_dirs.prepare(cfg, 2, target, write=chief)
     if target.resolve() != source.resolve():
         _copy_stage1(source, target, chief)
-    path, _ = run_dirs.prepare(cfg, 2, target, write=chief)
     print(f"Stage II in {path} (Stage I from {source}): {strategy.num_replicas_in_sync} "
           f"replica(s)", flush=True)
 
@@ -96,6 +97,10 @@ def train_stage2(cfg: ExperimentConfig, run_dir=None, init_from=None) -> str:
             objects[f"{SHORT[f]}_mapping_optimizer"] = gan.mapping_optimizers[f]
             objects[f"{SHORT[f]}_critic_optimizer"] = gan.critic_optimizers[f]
     checkpoint = tf.train.Checkpoint(**objects)
+    hidden = untracked_weights(checkpoint, {k: v for k, v in objects.items()
+                                            if k.endswith(("_mapping", "_critic"))})
+    if hidden:
+        raise ConfigError(f"Stage-II variables not tracked by the checkpoint: {hidden[:3]}")
     latest = tf.train.latest_checkpoint(str(path / names.STAGE2_DIR))
     if latest:
         try:

@@ -91,5 +91,6 @@ def test_in_graph_batch_assert():
             return tf.identity(a)
 
     fn(tf.zeros((2, 2)), tf.zeros((2, 3)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="endpoint demo: inputs b and a must have the same batch size"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="endpoint demo: inputs b and a must have the same batch size"):
         fn(tf.zeros((2, 2)), tf.zeros((1, 3)))

@@ -121,6 +121,12 @@ def test_sample_factors_and_tensor_flags(cfg, model):
 
 
 def test_from_run_dir_restores_every_weight(cfg, run_dir, model):
+    # A second load (fresh random init before restore) must give identical weights:
+    # no variable may keep its initial value.
+    again = DisentangledGenerator.from_run_dir(run_dir, require_stage2=True)
+    assert len(again.weights) == len(model.weights)
+    for a, b in zip(model.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / names.STAGE1_DIR)))
     key = next(k for k in reader.get_variable_to_shape_map()
                if k.startswith(names.GENERATOR + "/") and "kernel" in k)
@@ -137,6 +143,17 @@ def test_missing_stage2_weights_is_a_clear_error(cfg, tmp_path):
     image, kp = _inputs(cfg)
     with pytest.raises(MissingWeightsError, match="mapping network"):
         loaded.sample(seed=0, image=image, keypoints=kp)
+
+
+def test_layers_in_lists_must_be_tracked(cfg, run_dir):
+    from dpig_tf.models.disentangled_generator import restore_networks
+    from dpig_tf.models.mapping_network import MappingNetwork
+
+    raw = MappingNetwork(cfg.model.foreground_dim, cfg.model.fg_mapping_hidden,
+                         cfg.model.mapping_blocks)  # not via the factory: blocks untracked
+    raw.build((None, cfg.model.foreground_dim))
+    with pytest.raises(MissingWeightsError, match="not tracked by tf.train.Checkpoint"):
+        restore_networks(run_dir / names.STAGE2_DIR, "Stage-II", {names.FG_MAPPING: raw})
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(cfg, tmp_path):
