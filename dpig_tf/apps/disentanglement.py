@@ -1,6 +1,6 @@
 """How disentangled are the foreground and background codes? A pixel measurement.
 
-For ordered pairs (i, j) of real images, decode image i with ONE code swapped
+For pairs (i, j) of real images (of different people), decode image i with ONE code swapped
 for image j's and compare with the plain reconstruction of i (same pose):
 
 - foreground swap, G(fg_j, bg_i, pose_i) vs G(fg_i, bg_i, pose_i): the change
@@ -30,12 +30,15 @@ from dpig_tf.apps import common
 from dpig_tf.data import pose_tf
 
 
-def measure(model, images, keypoints, batch_size: int = 16) -> dict:
-    """Disentanglement ratios over all ordered pairs (i, j = i+1 mod N) of the batch.
+def measure(model, images, keypoints, batch_size: int = 16, partners=None) -> dict:
+    """Disentanglement ratios over the pairs (i, partners[i]) of the images.
 
     Args:
         model: a `DisentangledGenerator` with a background branch.
         images: (N, H, W, 3) in [-1, 1]; keypoints: (N, 18, 3), N >= 2.
+        partners: (N,) index of the image whose code is swapped in; default
+            i + N/2 (mod N): datasets list an identity's images together, and a
+            partner of the same identity (same clothes) would hide the effect.
     """
     if not model.has_background:
         raise ValueError("disentanglement needs a background branch (Market / demo models)")
@@ -44,10 +47,13 @@ def measure(model, images, keypoints, batch_size: int = 16) -> dict:
     n = len(images)
     if n < 2:
         raise ValueError("disentanglement needs at least 2 images")
+    if partners is None:
+        partners = (np.arange(n) + n // 2) % n
+    partners = np.asarray(partners)
     sums = {k: 0.0 for k in ("fg_in", "fg_out", "bg_in", "bg_out", "in_px", "out_px")}
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(n, start + batch_size))
-        other = (idx + 1) % n
+        other = partners[idx]
         codes = model.encode(images[idx], keypoints[idx])
         partner = model.encode(images[other], keypoints[other])
         kp = keypoints[idx]

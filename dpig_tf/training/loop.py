@@ -38,8 +38,6 @@ class LoopSettings:
         checkpoint_every: steps between checkpoints (and one at the end).
         image_every: steps between sample grids (0 = none).
         examples_per_step: global examples consumed per step (for examples/s).
-        batches_per_step: batches pulled from the iterator per step (2 = a fresh batch for D).
-        jit_compile: XLA-compile the per-replica step.
         progress_bar: draw the console bar.
     """
 
@@ -48,8 +46,6 @@ class LoopSettings:
     checkpoint_every: int
     image_every: int = 0
     examples_per_step: int = 1
-    batches_per_step: int = 1
-    jit_compile: bool = False
     progress_bar: bool = True
 
 

@@ -49,6 +49,10 @@ def train(cfg: ExperimentConfig, stage: int, run_dir: str | None = None,
                           "on every worker)")
     strategy = runtime.setup(cfg.runtime)
     cfg.validate(strategy.num_replicas_in_sync)  # before any graph is built
+    if cfg.runtime.jit_compile and strategy.num_replicas_in_sync > 1:
+        raise ConfigError("runtime.jit_compile=true works with one replica only "
+                          f"(runtime.strategy={cfg.runtime.strategy} has "
+                          f"{strategy.num_replicas_in_sync})")
     chief = runtime.is_chief(strategy)
     path, _ = run_dirs.prepare(cfg, 1, run_dir, write=chief)
     print(f"Stage I in {path}: {strategy.num_replicas_in_sync} replica(s) "
@@ -119,8 +123,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         on_image(0)
     settings = loop.LoopSettings(
         steps=s1.steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
-        image_every=s1.image_every, examples_per_step=2 * s1.batch_size, batches_per_step=2,
-        jit_compile=rt.jit_compile, progress_bar=rt.progress_bar and chief)
+        image_every=s1.image_every, examples_per_step=2 * s1.batch_size,
+        progress_bar=rt.progress_bar and chief)
     iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start,
                                          keys=INPUT_KEYS))
     try:
@@ -164,8 +168,7 @@ def train_pose_autoencoder(cfg: ExperimentConfig, strategy, run_dir: pathlib.Pat
     log.drop_after(start)
     settings = loop.LoopSettings(
         steps=s1.pose_ae_steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
-        examples_per_step=s1.pose_ae_batch_size, jit_compile=rt.jit_compile,
-        progress_bar=rt.progress_bar and chief)
+        examples_per_step=s1.pose_ae_batch_size, progress_bar=rt.progress_bar and chief)
     dataset = _distributed_dataset(strategy, cfg, s1.pose_ae_batch_size, seed=rt.seed + start,
                                    keys=(features.POSE_VECTOR,))
     try:

@@ -39,7 +39,6 @@ from dpig_tf.training import runtime
 from dpig_tf.training import sample_grid
 from dpig_tf.training.metrics_log import MetricsLog
 from dpig_tf.training.metrics_log import ProgressBar
-from dpig_tf.training.stage2_gan import APPEARANCE_FACTORS
 from dpig_tf.training.stage2_gan import POSE
 from dpig_tf.training.stage2_gan import Stage2GAN
 from dpig_tf.training.stage2_gan import build_rmsprop

@@ -29,7 +29,8 @@ def _tiny(root):
                  "data.pairs=" + str(root / "tiny_data/demo-pairs-train.csv"),
                  "data.test_images=" + str(root / "tiny_data/bounding_box_test"),
                  "data.test_annotations=" + str(root / "tiny_data/demo-annotation-test.csv"),
-                 "data.test_pairs=" + str(root / "tiny_data/demo-pairs-test.csv")]
+                 "data.test_pairs=" + str(root / "tiny_data/demo-pairs-test.csv"),
+                 "stage2.critic_steps=2"]  # fewer unrolled critic updates to trace
     return overrides
 
 
@@ -69,6 +70,7 @@ def test_sampling_after_the_chain(chain, tmp_path):
     assert s["num_images"] == 4
 
 
+@pytest.mark.large
 def test_resume_continues_and_new_run_dir_gets_stage1(chain, tmp_path):
     _, overrides, _, stage1, stage2, _ = chain
     more = overrides + ["stage2.steps=6"]

@@ -131,3 +131,29 @@ def test_one_step_on_two_replicas_equals_one_replica(tiny_cfg, tiny_batches):
                                            err_msg=ma.path)
     # The step really moved the weights (so the comparison above is not vacuous).
     assert sum(changed(initial, mirrored.variables)) > 0.5 * len(initial)
+
+
+@pytest.mark.parametrize("policy,jit", [("mixed_bfloat16", False)])
+def test_mixed_bfloat16_step(tiny_cfg, tiny_batches, policy, jit):
+    # XLA (jit=True) fails here inside the encoder: no XLA_CPU_JIT kernel for CropAndResize.
+    import keras
+
+    from dpig_tf.training.stage1_gan import INPUT_KEYS
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        gan = build_gan(tiny_cfg)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert gan.generator.compute_dtype == policy.replace("mixed_", "")
+    assert all(v.dtype == "float32" for v in gan.trainable_variables)
+    strategy = tf.distribute.get_strategy()
+    # XLA cannot take the string `name` feature: the training data keeps INPUT_KEYS only.
+    batches = [{k: b[k] for k in INPUT_KEYS} for b in tiny_batches]
+    dataset = tf.data.Dataset.from_tensors(batches[0]).concatenate(
+        tf.data.Dataset.from_tensors(batches[1])).repeat()
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    gan.step.assign(1)
+    out = loop.make_train_function(strategy, gan, 2, jit_compile=jit)(iterator)
+    assert all(np.isfinite(float(v)) for v in out.values())
+    assert float(out["g_loss"]) > 0 and int(gan.g_optimizer.iterations.numpy()) == 1
