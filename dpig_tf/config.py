@@ -164,6 +164,8 @@ class Stage1Config:
         beta_1, beta_2, epsilon: Adam parameters (0.5, 0.999, 1e-8).
         lr_decay_steps: lr is halved every this many steps (50k).
         l1_weight: weight of the L1 reconstruction loss (20).
+        adversarial_warmup_steps: the generator's adversarial term is off before
+            this step (0 in the paper; a demo-speed aid).
         pose_ae_batch_size, pose_ae_steps: the pose auto-encoder's schedule.
         pose_ae_weight: weight of its MSE (20).
         train_pose_ae: train the pose auto-encoder in `--stage=1` runs.
@@ -182,6 +184,7 @@ class Stage1Config:
     epsilon: float = 1e-8
     lr_decay_steps: int = 50_000
     l1_weight: float = 20.0
+    adversarial_warmup_steps: int = 0
     pose_ae_batch_size: int = 64
     pose_ae_steps: int = 60_000
     pose_ae_weight: float = 20.0

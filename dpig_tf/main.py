@@ -20,6 +20,7 @@ import traceback
 
 from absl import app
 from absl import flags
+from absl import logging
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -153,6 +154,8 @@ def _evaluate():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    # TF's checkpoint saver logs a line per save at INFO through absl; keep the console readable.
+    logging.set_verbosity(logging.WARNING)
     try:
         if FLAGS.mode == "train":
             _train()

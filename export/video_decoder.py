@@ -55,14 +55,4 @@ class VideoDecoder:
         heat = self.model.heatmaps(keypoints)  # (B, H, W, 18)
         k_p = g.conv_in.kernel[:, :, self.embedding_dim:, :]
         x = tf.nn.relu(tf.nn.conv2d(heat, k_p, 1, "SAME") + bias_map)
-        # From here exactly Generator.call after conv_in (dpig_tf/models/generator.py).
-        x, skips = g.trunk(x)
-        h, w = g._bottleneck_hw(self.height, self.width)
-        x = g.fc_expand(g.fc_bottleneck(g.flatten(x)))
-        x = tf.reshape(x, (-1, h, w, g.channels))
-        for k in range(g.stages):
-            x = tf.concat([x, skips[g.stages - 1 - k]], axis=-1)
-            x = g.dec_res[k](x)
-            if k < g.stages - 1:
-                x = g.dec_conv[k](g.dec_up[k](x))
-        return tf.cast(g.conv_out(x), tf.float32)
+        return g.after_input_conv(x)

@@ -9,7 +9,11 @@ Pose sequences (`--poses`):
 - a PG2 annotation CSV (`name:keypoints_y:keypoints_x`), one row per frame in
   file order;
 - a folder of OpenPose JSON files (sorted by name), or a comma-separated list
-  of JSON files; one frame per file, the person with the most visible joints.
+  of JSON files; one frame per file, the person with the most visible joints;
+- a video file (.mp4, .avi, .mov, .mkv, .webm): keypoints of the largest person
+  in every frame from the offline estimator (`dpig_tf.pose`, docs/POSE.md),
+  mapped into a person crop of the network's aspect ratio like a Market
+  detection box (`person_crop_keypoints`).
 Keypoints are pixels of the network-size image (H x W); joints outside it are
 clipped (and logged). A frame without any visible joint, a JSON file without a
 person, unreadable JSON or a wrong joint count is an error naming the file (and
@@ -38,6 +42,10 @@ from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+VIDEO_INPUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+# Margins of a person crop around the visible joints, as fractions of the joints' height:
+# the head top lies above the eyes/nose and the soles below the ankles.
+CROP_MARGIN_TOP, CROP_MARGIN_BOTTOM = 0.15, 0.08
 
 
 def read_pose_sequence(poses: str, height: int, width: int) -> list[tuple[str, np.ndarray]]:
@@ -46,7 +54,9 @@ def read_pose_sequence(poses: str, height: int, width: int) -> list[tuple[str, n
         raise ValueError("--mode=video needs --poses (a PG2 CSV, a folder of OpenPose JSON "
                          "files, or a comma-separated list of JSON files)")
     path = pathlib.Path(poses)
-    if path.is_dir():
+    if path.suffix.lower() in VIDEO_INPUT_SUFFIXES:
+        frames = _video_frames(path, height, width)
+    elif path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json")
         if not files:
             raise DataError("no OpenPose .json files in this folder", str(path))
@@ -71,6 +81,40 @@ def read_pose_sequence(poses: str, height: int, width: int) -> list[tuple[str, n
         kp_lib.log_clipped(clipped, label)
         out.append((label, rcv))
     return out
+
+
+def person_crop_keypoints(rcv: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Maps frame-pixel keypoints into an H x W crop around the person (aspect kept)."""
+    vis = rcv[:, 2] > 0
+    rows, cols = rcv[vis, 0], rcv[vis, 1]
+    span = max(rows.max() - rows.min(), 1.0)
+    top, bottom = rows.min() - CROP_MARGIN_TOP * span, rows.max() + CROP_MARGIN_BOTTOM * span
+    crop_h = bottom - top
+    crop_w = crop_h * width / height
+    center_c = (cols.min() + cols.max()) / 2
+    if cols.max() - cols.min() > crop_w:  # a wide pose: widen the crop, keep the aspect
+        crop_w = (cols.max() - cols.min()) * 1.1
+        crop_h = crop_w * height / width
+        top = (rows.min() + rows.max()) / 2 - crop_h / 2
+    scale = height / crop_h
+    out = np.zeros_like(rcv, dtype=np.float32)
+    out[vis, 0] = (rows - top) * scale
+    out[vis, 1] = (cols - (center_c - crop_w / 2)) * scale
+    out[vis, 2] = 1.0
+    return out
+
+
+def _video_frames(path: pathlib.Path, height: int, width: int) -> list[tuple[str, np.ndarray]]:
+    from dpig_tf.pose.video_poses import estimate_video_poses
+
+    if not path.is_file():
+        raise DataError("pose video not found", str(path))
+    frames = []
+    for i, rcv in enumerate(estimate_video_poses(path)):
+        if not (rcv[:, 2] > 0).any():
+            raise DataError(f"frame {i}: the pose estimator found no person", str(path))
+        frames.append((f"{path} (frame {i})", person_crop_keypoints(rcv, height, width)))
+    return frames
 
 
 def _json_frame(path: pathlib.Path, index: int) -> tuple[str, np.ndarray]:

@@ -101,12 +101,20 @@ class Generator(keras.Model):
         if height is None or width is None:
             raise ValueError("Generator needs a static heatmap height and width, got "
                              f"shape {tuple(heatmaps.shape)}")
-        h, w = self._bottleneck_hw(height, width)
-        n = self.channels
         x = ops.concatenate([self.tile([embedding, heatmaps]), heatmaps], axis=-1)  # [e, P]
-        x, skips = self.trunk(self.conv_in(x))
+        return self.after_input_conv(self.conv_in(x))
+
+    def after_input_conv(self, x):
+        """The network after its first conv: (B, H, W, n) features -> (B, H, W, 3) image.
+
+        Exposed so that a video decoder can compute the first conv's constant appearance part
+        once per video and run only this per frame (export/video_decoder.py).
+        """
+        height, width = x.shape[1], x.shape[2]
+        h, w = self._bottleneck_hw(height, width)
+        x, skips = self.trunk(x)
         x = self.fc_expand(self.fc_bottleneck(self.flatten(x)))  # no activation on either FC
-        x = ops.reshape(x, (-1, h, w, n))
+        x = ops.reshape(x, (-1, h, w, self.channels))
         dec_res, dec_up, dec_conv = self.dec_res, self.dec_up, self.dec_conv
         for k in range(self.stages):
             x = ops.concatenate([x, skips[self.stages - 1 - k]], axis=-1)  # [decoder, skip]

@@ -12,6 +12,7 @@ optimizers, datasets and loop settings. See docs/TRAINING.md.
 from __future__ import annotations
 
 import pathlib
+import sys
 import tempfile
 
 import tensorflow as tf
@@ -70,10 +71,15 @@ def dry_run(cfg: ExperimentConfig, stage: int) -> dict:
     from dpig_tf.models.factory import model_summary
 
     batch_size = cfg.stage1.batch_size if stage == 1 else cfg.stage2.batch_size
-    dataset = build_dataset(cfg.data, "train", batch_size, shuffle=False, repeat=False)
-    for i, batch in enumerate(dataset.take(2)):
-        shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype.name}" for k, v in batch.items())
-        print(f"batch {i}: {shapes}")
+    try:
+        dataset = build_dataset(cfg.data, "train", batch_size, shuffle=False, repeat=False)
+        for i, batch in enumerate(dataset.take(2)):
+            shapes = ", ".join(f"{k} {tuple(v.shape)} {v.dtype.name}" for k, v in batch.items())
+            print(f"batch {i}: {shapes}")
+    except (ValueError, FileNotFoundError) as err:
+        # A dry run still reports the network sizes when the dataset is not on this machine
+        # yet; the data problem is printed so it cannot be missed.
+        print(f"WARNING: data check failed, no batches pulled: {err}", file=sys.stderr)
     return model_summary(cfg)
 
 
@@ -87,7 +93,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
     s1, rt = cfg.stage1, cfg.runtime
     with strategy.scope():
         model = Stage1GAN(factory.build_encoder(cfg), factory.build_generator(cfg),
-                          factory.build_discriminator(cfg), l1_weight=s1.l1_weight)
+                          factory.build_discriminator(cfg), l1_weight=s1.l1_weight,
+                          adversarial_warmup_steps=s1.adversarial_warmup_steps)
         model.compile(g_optimizer=_stage1_adam(cfg, "g_optimizer"),
                       d_optimizer=_stage1_adam(cfg, "d_optimizer"))
         model.build_optimizers()

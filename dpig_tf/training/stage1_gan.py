@@ -44,16 +44,21 @@ class Stage1GAN(keras.Model):
         generator: `[embedding (B, E), heatmaps (B, H, W, 18)]` -> (B, H, W, 3), linear.
         discriminator: image (B, H, W, 3) -> logits (B, k).
         l1_weight: weight of the L1 reconstruction term (20 in the paper).
+        adversarial_warmup_steps: the generator's adversarial term is off (weight 0) before
+            this step, so E and G first learn a plain reconstruction (0 in the paper; the
+            demo config uses it to get recognisable results in CPU minutes).
 
     Reference: SPEC 2.5 (losses), 2.6 (step order, schedule), 8.1 (optimisers).
     """
 
-    def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0, **kwargs):
+    def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0,
+                 adversarial_warmup_steps: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.generator = generator
         self.discriminator = discriminator
         self.l1_weight = float(l1_weight)
+        self.adversarial_warmup_steps = int(adversarial_warmup_steps)
         self.step = new_step_counter()
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.g_adv_loss_tracker = keras.metrics.Mean(name="g_adv_loss")
@@ -114,7 +119,8 @@ class Stage1GAN(keras.Model):
             fake_logits = self.discriminator(fake, training=True)
             adv = losses.generator_adversarial_loss(fake_logits)
             l1 = losses.l1_loss(fake, image)
-            total = adv + self.l1_weight * l1
+            adv_weight = tf.cast(self.step >= self.adversarial_warmup_steps, adv.dtype)
+            total = adv_weight * adv + self.l1_weight * l1
             loss = self.g_optimizer.scale_loss(losses.average_loss(total))
         grads = tape.gradient(loss, variables)
         self.g_optimizer.apply(grads, variables)
@@ -146,6 +152,7 @@ class Stage1GAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "l1_weight": self.l1_weight,
+            "adversarial_warmup_steps": self.adversarial_warmup_steps,
         }
 
     @classmethod

@@ -97,3 +97,43 @@ def test_frame_without_visible_joint_is_an_error(tmp_path):
     empty.write_text(json.dumps({"people": []}))
     with pytest.raises(DataError, match="no person"):
         video.read_pose_sequence(str(empty), 32, 16)
+
+
+def test_person_crop_keypoints_fits_the_person_into_the_network_aspect():
+    rcv = np.zeros((18, 3), np.float32)
+    rcv[0] = (100, 300, 1)   # nose
+    rcv[10] = (500, 280, 1)  # right ankle
+    rcv[13] = (500, 320, 1)  # left ankle
+    out = video.person_crop_keypoints(rcv, 128, 64)
+    span = 400.0
+    top, crop_h = 100 - 0.15 * span, span * (1 + 0.15 + 0.08)
+    scale = 128 / crop_h
+    np.testing.assert_allclose(out[0, :2], [(100 - top) * scale, 32.0], atol=1e-4)
+    np.testing.assert_allclose(out[10, 0], (500 - top) * scale, atol=1e-4)
+    assert out[1].tolist() == [0, 0, 0]  # invisible joints stay (0, 0, 0)
+    assert (out[[0, 10, 13], 0] < 128).all() and (out[[0, 10, 13], 1] < 64).all()
+
+
+@pytest.mark.media
+def test_video_file_as_pose_source(tiny_run, tiny_images, tmp_path):
+    from dpig_tf.pose import media
+
+    reason = media.missing_reason(graph=True, media=("vtest.avi",))
+    if reason:
+        pytest.skip(reason)
+    import imageio.v3 as iio
+
+    # A short clip of the pedestrian video: one output frame per input frame.
+    frames = [f for _, f in zip(range(3), iio.imiter(media.media_path("vtest.avi")))]
+    clip = tmp_path / "clip.mp4"
+    iio.imwrite(clip, np.stack(frames), fps=5, codec="libx264")
+    poses = video.read_pose_sequence(str(clip), 32, 16)
+    assert len(poses) == 3
+    for _, rcv in poses:
+        vis = rcv[:, 2] > 0
+        assert vis.sum() >= 5
+        assert (rcv[vis, 0] < 32).all() and (rcv[vis, 1] < 16).all()
+    images, annotations, names = tiny_images
+    s = video.run(AppOptions(run_dir=str(tiny_run), out=str(tmp_path / "v.gif"), images=images,
+                             annotations=annotations, source=names[0], poses=str(clip), fps=5))
+    assert s["num_frames"] == 3

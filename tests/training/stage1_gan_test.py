@@ -157,3 +157,23 @@ def test_mixed_bfloat16_step(tiny_cfg, tiny_batches, policy, jit):
     out = loop.make_train_function(strategy, gan, 2, jit_compile=jit)(iterator)
     assert all(np.isfinite(float(v)) for v in out.values())
     assert float(out["g_loss"]) > 0 and int(gan.g_optimizer.iterations.numpy()) == 1
+
+
+def test_adversarial_warmup_drops_the_adversarial_term_until_its_step(tiny_cfg, tiny_batches):
+    with tf.distribute.get_strategy().scope():
+        gan = Stage1GAN(factory.build_encoder(tiny_cfg), factory.build_generator(tiny_cfg),
+                        factory.build_discriminator(tiny_cfg), l1_weight=5.0,
+                        adversarial_warmup_steps=2)
+        gan.compile(g_optimizer=optimizers.adam(1e-4, 0.5, 0.999, 1e-8, 1000),
+                    d_optimizer=optimizers.adam(1e-4, 0.5, 0.999, 1e-8, 1000))
+    for step in range(3):
+        for m in gan.metrics:
+            m.reset_state()
+        out = gan.train_step(tiny_batches[0])
+        l1_part = 5.0 * float(out["l1_loss"])
+        if step < 2:  # warm-up: the generator loss is the weighted L1 alone
+            np.testing.assert_allclose(float(out["g_loss"]), l1_part, rtol=1e-5)
+        else:  # afterwards the non-saturating term is back (it is > 0)
+            assert float(out["g_adv_loss"]) > 0
+            np.testing.assert_allclose(float(out["g_loss"]), l1_part + float(out["g_adv_loss"]),
+                                       rtol=1e-5)
