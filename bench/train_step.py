@@ -73,7 +73,8 @@ def matmul_flops_per_sec(reps: int) -> float:
     return 2 * n ** 3 / best
 
 
-def time_config(name: str, batch: int, steps: int, warmup: int, jit: bool) -> dict:
+def time_config(name: str, batch: int, steps: int, warmup: int, jit: bool,
+                precision: str = "float32") -> dict:
     import tensorflow as tf
 
     from dpig_tf import config_io
@@ -93,6 +94,9 @@ def time_config(name: str, batch: int, steps: int, warmup: int, jit: bool) -> di
         cfg.data = demo
     batch = batch or cfg.stage1.batch_size
     cfg.stage1.batch_size = batch
+    # The factory picks the XLA-compatible ROI crop and the optimizers' loss scaling from these.
+    cfg.runtime.jit_compile = jit
+    cfg.runtime.mixed_precision = precision
     cfg.validate()
     summary = factory.model_summary(cfg)
     gmac = summary["gmac_per_image"]
@@ -156,7 +160,7 @@ def main(argv=None):
               "matmul_4096_fp32_flops_per_sec": peak, "configs": {}}
     for name in [c for c in args.configs.split(",") if c]:
         batch = args.batch or (16 if name == "market" else 0)
-        timing = time_config(name, batch, args.steps, args.warmup, args.jit)
+        timing = time_config(name, batch, args.steps, args.warmup, args.jit, args.precision)
         timing["flops_utilization"] = timing["achieved_flops_per_sec"] / peak
         result["configs"][name] = timing
     result["matmul_4096_fp32_flops_per_sec_end"] = matmul_flops_per_sec(args.matmul_reps)

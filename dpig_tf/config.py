@@ -166,6 +166,8 @@ class Stage1Config:
         l1_weight: weight of the L1 reconstruction loss (20).
         adversarial_warmup_steps: the generator's adversarial term is off before
             this step (0 in the paper; a demo-speed aid).
+        masked_l1_weight: weight of an extra L1 term inside the pose mask (0 in the
+            paper, where the masked L1 is only logged; a demo-speed aid).
         pose_ae_batch_size, pose_ae_steps: the pose auto-encoder's schedule.
         pose_ae_weight: weight of its MSE (20).
         train_pose_ae: train the pose auto-encoder in `--stage=1` runs.
@@ -185,6 +187,7 @@ class Stage1Config:
     lr_decay_steps: int = 50_000
     l1_weight: float = 20.0
     adversarial_warmup_steps: int = 0
+    masked_l1_weight: float = 0.0
     pose_ae_batch_size: int = 64
     pose_ae_steps: int = 60_000
     pose_ae_weight: float = 20.0

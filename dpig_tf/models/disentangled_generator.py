@@ -381,8 +381,8 @@ def restore_networks(directory, what: str, networks: dict) -> str:
         # Variables invisible to TF's object graph would silently keep their random init.
         raise MissingWeightsError(
             f"{len(hidden)} variables of the {what} networks are not tracked by "
-            f"tf.train.Checkpoint (e.g. {hidden[0]}); build networks with "
-            "dpig_tf.models.factory (track_layer_lists)")
+            f"tf.train.Checkpoint (e.g. {hidden[0]}); keep repeated sub-layers in "
+            "numbered attributes (dpig_tf.models.layers.layer_sequence), not Python lists")
     try:
         status = ckpt.restore(path)
         status.assert_existing_objects_matched()

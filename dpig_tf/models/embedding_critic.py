@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 
 from dpig_tf.models.layers import LEAKY_SLOPE
+from dpig_tf.models.layers import layer_sequence
 
 
 @keras.saving.register_keras_serializable(package="dpig_tf")
@@ -32,12 +33,15 @@ class EmbeddingCritic(keras.Model):
         self.dim = int(dim)
         self.hidden = int(hidden)
         self.num_layers = int(layers)
-        self.hidden_fcs = [
-            keras.layers.Dense(self.hidden, kernel_initializer="he_uniform", name=f"fc{i}")
-            for i in range(self.num_layers + 1)
-        ]
+        for i in range(self.num_layers + 1):  # numbered attributes: see layers.layer_sequence
+            setattr(self, f"fc{i}", keras.layers.Dense(
+                self.hidden, kernel_initializer="he_uniform", name=f"fc{i}"))
         self.output_fc = keras.layers.Dense(1, kernel_initializer="glorot_uniform",
                                             name="output_fc")
+
+    @property
+    def hidden_fcs(self):
+        return layer_sequence(self, "fc", self.num_layers + 1)
 
     def build(self, input_shape):
         width = self.dim

@@ -35,31 +35,6 @@ def input_shapes(cfg: ExperimentConfig) -> dict:
     }
 
 
-def track_layer_lists(model):
-    """Makes layers held in Python lists visible to `tf.train.Checkpoint`; returns `model`.
-
-    Keras 3.15 keeps `self.blocks = [Layer, ...]` in a TrackedList that Keras
-    itself tracks (weights, .keras files) but that TensorFlow's object-graph
-    checkpointing skips: without this, such layers' variables are silently
-    missing from every checkpoint and stay randomly initialised on restore.
-    Each list item is registered as a TF dependency named `<attr>_<i>` (no
-    Keras state changes, so built models are fine).
-    """
-    import keras
-
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        for attr in getattr(layer, "_tracked", ()):
-            if attr.startswith("_"):
-                continue
-            value = getattr(layer, attr, None)
-            if not isinstance(value, (list, tuple)):
-                continue
-            for i, item in enumerate(value):
-                if isinstance(item, keras.layers.Layer):
-                    layer._track_trackable(item, name=f"{attr}_{i}", overwrite=True)
-    return model
-
-
 def _batched(shape_structure):
     if isinstance(shape_structure, dict):
         return {k: (None,) + tuple(v) for k, v in shape_structure.items()}
@@ -84,7 +59,7 @@ def build_encoder(cfg: ExperimentConfig, crop_method: str = "tf") -> AppearanceE
         background_dim=m.background_dim, background_stages=cfg.encoder_stages,
         foreground_encoder=m.foreground_encoder, crop_method=crop_method, name="encoder")
     model.build(_batched(input_shapes(cfg)["encoder"]))
-    return track_layer_lists(model)
+    return model
 
 
 def build_generator(cfg: ExperimentConfig) -> Generator:
@@ -93,7 +68,7 @@ def build_generator(cfg: ExperimentConfig) -> Generator:
     model = Generator(channels=m.channels, stages=cfg.generator_stages,
                       bottleneck_dim=m.bottleneck_dim, name="generator")
     model.build(_batched(input_shapes(cfg)["generator"]))
-    return track_layer_lists(model)
+    return model
 
 
 def build_discriminator(cfg: ExperimentConfig) -> Discriminator:
@@ -104,7 +79,7 @@ def build_discriminator(cfg: ExperimentConfig) -> Discriminator:
     model = Discriminator(dim=m.discriminator_dim, head=m.discriminator_head,
                           chunk_size=chunk, name="discriminator")
     model.build(_batched(input_shapes(cfg)["discriminator"]))
-    return track_layer_lists(model)
+    return model
 
 
 def build_pose_encoder(cfg: ExperimentConfig) -> PoseEncoder:
@@ -113,7 +88,7 @@ def build_pose_encoder(cfg: ExperimentConfig) -> PoseEncoder:
     model = PoseEncoder(hidden=m.pose_hidden, blocks=m.pose_blocks,
                         embedding_dim=m.pose_embedding_dim, name="pose_encoder")
     model.build(_batched(input_shapes(cfg)["pose_encoder"]))
-    return track_layer_lists(model)
+    return model
 
 
 def build_pose_decoder(cfg: ExperimentConfig) -> PoseDecoder:
@@ -122,7 +97,7 @@ def build_pose_decoder(cfg: ExperimentConfig) -> PoseDecoder:
     model = PoseDecoder(hidden=m.pose_hidden, blocks=m.pose_blocks, num_joints=NUM_JOINTS,
                         name="pose_decoder")
     model.build(_batched(input_shapes(cfg)["pose_decoder"]))
-    return track_layer_lists(model)
+    return model
 
 
 # --- Stage II (mapping networks and critics) ---------------------------------
@@ -144,7 +119,7 @@ def build_mapping_networks(cfg: ExperimentConfig) -> dict:
         net = MappingNetwork(dim=dim, hidden=hidden, blocks=cfg.model.mapping_blocks,
                              name=f"{short}_mapping")
         net.build((None, dim))
-        nets[factor] = track_layer_lists(net)
+        nets[factor] = net
     return nets
 
 
@@ -156,7 +131,7 @@ def build_critics(cfg: ExperimentConfig) -> dict:
         net = EmbeddingCritic(dim=dim, hidden=cfg.model.critic_hidden,
                               layers=cfg.model.critic_layers, name=f"{short}_critic")
         net.build((None, dim))
-        nets[factor] = track_layer_lists(net)
+        nets[factor] = net
     return nets
 
 

@@ -11,6 +11,7 @@ import keras
 
 from dpig_tf.models.layers import LEAKY_SLOPE
 from dpig_tf.models.layers import ResidualDense
+from dpig_tf.models.layers import layer_sequence
 
 
 @keras.saving.register_keras_serializable(package="dpig_tf")
@@ -36,9 +37,13 @@ class MappingNetwork(keras.Model):
         self.hidden = int(hidden)
         self.blocks = int(blocks)
         self.input_fc = keras.layers.Dense(self.hidden, name="input_fc")
-        self.residual_blocks = [ResidualDense(self.hidden, name=f"block_{i}")
-                                for i in range(self.blocks)]
+        for i in range(self.blocks):  # numbered attributes: see layers.layer_sequence
+            setattr(self, f"block_{i}", ResidualDense(self.hidden, name=f"block_{i}"))
         self.output_fc = keras.layers.Dense(self.dim, name="output_fc")
+
+    @property
+    def residual_blocks(self):
+        return layer_sequence(self, "block_", self.blocks)
 
     def build(self, input_shape):
         self.input_fc.build((None, self.dim))

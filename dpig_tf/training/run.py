@@ -94,7 +94,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
     with strategy.scope():
         model = Stage1GAN(factory.build_encoder(cfg), factory.build_generator(cfg),
                           factory.build_discriminator(cfg), l1_weight=s1.l1_weight,
-                          adversarial_warmup_steps=s1.adversarial_warmup_steps)
+                          adversarial_warmup_steps=s1.adversarial_warmup_steps,
+                          masked_l1_weight=s1.masked_l1_weight)
         model.compile(g_optimizer=_stage1_adam(cfg, "g_optimizer"),
                       d_optimizer=_stage1_adam(cfg, "d_optimizer"))
         model.build_optimizers()

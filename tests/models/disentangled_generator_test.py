@@ -145,13 +145,34 @@ def test_missing_stage2_weights_is_a_clear_error(cfg, tmp_path):
         loaded.sample(seed=0, image=image, keypoints=kp)
 
 
-def test_layers_in_lists_must_be_tracked(cfg, run_dir):
-    from dpig_tf.models.disentangled_generator import restore_networks
+def test_directly_built_mapping_network_is_fully_checkpointed(cfg):
+    from dpig_tf.models.disentangled_generator import untracked_weights
     from dpig_tf.models.mapping_network import MappingNetwork
 
     raw = MappingNetwork(cfg.model.foreground_dim, cfg.model.fg_mapping_hidden,
-                         cfg.model.mapping_blocks)  # not via the factory: blocks untracked
+                         cfg.model.mapping_blocks)  # not via the factory
     raw.build((None, cfg.model.foreground_dim))
+    ckpt = tf.train.Checkpoint(**{names.FG_MAPPING: raw})
+    assert untracked_weights(ckpt, {names.FG_MAPPING: raw}) == []
+
+
+def test_layers_in_lists_must_be_tracked(cfg, run_dir):
+    import keras
+
+    from dpig_tf.models.disentangled_generator import restore_networks
+
+    class ListHolder(keras.Model):  # layers in a Python list: invisible to tf.train.Checkpoint
+        def __init__(self):
+            super().__init__()
+            self.fcs = [keras.layers.Dense(4), keras.layers.Dense(4)]
+
+        def call(self, x):
+            for fc in self.fcs:
+                x = fc(x)
+            return x
+
+    raw = ListHolder()
+    raw(tf.zeros((1, 4)))
     with pytest.raises(MissingWeightsError, match="not tracked by tf.train.Checkpoint"):
         restore_networks(run_dir / names.STAGE2_DIR, "Stage-II", {names.FG_MAPPING: raw})
 
