@@ -47,6 +47,18 @@ def configure_devices(num_cpu_devices: int = 0, intra_op_threads: int = 0,
                 pass
 
 
+def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
+    """MirroredStrategy over `devices`; on CPUs without collective ops.
+
+    On CPU devices the all-reduce goes through `ReductionToOneDevice`: there is no NCCL to
+    gain from, and collective ops key their instances process-wide, so two strategies in one
+    process (tests, notebooks) can collide ("Shape mismatch in the collective instance").
+    """
+    on_cpu = all("CPU" in d.upper() for d in devices)
+    cross_device_ops = tf.distribute.ReductionToOneDevice() if on_cpu else None
+    return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross_device_ops)
+
+
 def make_strategy(kind: str) -> tf.distribute.Strategy:
     """`default` (one device), `mirrored` (all GPUs, else all logical CPUs) or `multi_worker`."""
     if kind == "default":
@@ -54,7 +66,7 @@ def make_strategy(kind: str) -> tf.distribute.Strategy:
     if kind == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices=devices)
+        return mirrored_strategy(devices)
     if kind == "multi_worker":
         if "TF_CONFIG" in os.environ:
             try:

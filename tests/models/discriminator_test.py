@@ -10,6 +10,7 @@ from dpig_tf.config_io import load_config
 from dpig_tf.models import factory
 from dpig_tf.models.discriminator import Discriminator
 from dpig_tf.testing import test_case
+from dpig_tf.training import runtime
 
 
 def _images(batch=4, height=32, width=16, seed=0):
@@ -113,7 +114,7 @@ def test_synchronized_bn_under_mirrored_strategy_equals_single_device():
     x = _images(batch=4)
     single = Discriminator(dim=4)
     expected = single(x).numpy()
-    strategy = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    strategy = runtime.mirrored_strategy([d.name for d in devices[:2]])
     with strategy.scope():
         mirrored = Discriminator(dim=4)
         mirrored.build(x.shape)

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from dpig_tf import losses
+from dpig_tf.training import runtime
 
 
 def softplus(x):
@@ -99,7 +100,7 @@ def test_average_loss_divides_by_the_global_batch():
 
 @pytest.mark.distributed
 def test_average_loss_sums_to_the_global_mean_over_replicas():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = runtime.mirrored_strategy(["/cpu:0", "/cpu:1"])
     values = strategy.experimental_distribute_values_from_function(
         lambda ctx: tf.constant([1.0, 2.0]) + 2.0 * ctx.replica_id_in_sync_group)
     per_replica = strategy.run(losses.average_loss, args=(values,))

@@ -8,6 +8,7 @@ from dpig_tf.models import factory
 from dpig_tf.training import loop
 from dpig_tf.training import optimizers
 from dpig_tf.training.stage1_gan import Stage1GAN
+from dpig_tf.training import runtime
 
 
 def build_gan(cfg, strategy=None, learning_rate=2e-4):
@@ -91,7 +92,7 @@ def test_one_step_on_two_replicas_equals_one_replica(tiny_cfg, tiny_batches):
     # moments below compare the gradients themselves.
     lr = 1e-6
     single = build_gan(tiny_cfg, learning_rate=lr)
-    mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored_strategy = runtime.mirrored_strategy(["/cpu:0", "/cpu:1"])
     mirrored = build_gan(tiny_cfg, mirrored_strategy, learning_rate=lr)
     for source, target in zip(single.variables, mirrored.variables):
         target.assign(source)

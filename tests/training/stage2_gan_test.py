@@ -10,6 +10,7 @@ from dpig_tf.models import factory
 from dpig_tf.training.stage2_gan import Stage2GAN
 from dpig_tf.training.stage2_gan import build_rmsprop
 from dpig_tf.training.stage2_gan import make_rmsprop
+from dpig_tf.training import runtime
 
 CRITIC_STEPS = 5
 BATCH = 4  # critic batch; a train_step batch holds CRITIC_STEPS x BATCH examples
@@ -145,7 +146,7 @@ def test_mirrored_strategy_step(cfg):
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) < 2:
         pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
-    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    strategy = runtime.mirrored_strategy([d.name for d in cpus[:2]])
     with strategy.scope():
         gan = _gan(cfg, pose_only=True, critic_steps=2)
     data = {"pose_vector": _batch(cfg, 2 * 2 * BATCH)["pose_vector"]}
