@@ -241,6 +241,11 @@ def bench_config(name: str, overrides, batch_sizes, backends, args, peak) -> dic
                                             max(batch_sizes), args.min_time, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return summarize(result)
+
+
+def summarize(result: dict) -> dict:
+    """Adds the per-config summary keys computed from `result["backends"]`."""
     b1 = result["backends"]
     keras = b1.get("keras_b1", {}).get("latency_ms")
     exports = [b1[f"{e}_b1"]["latency_ms"] for e in EXPORT_BACKENDS
@@ -249,6 +254,45 @@ def bench_config(name: str, overrides, batch_sizes, backends, args, peak) -> dic
     ok = [v["flops_utilization"] for v in b1.values() if "flops_utilization" in v]
     result["best_flops_utilization"] = max(ok) if ok else None
     return result
+
+
+def bench_config_isolated(key: str, backends, args, peak: float) -> dict:
+    """bench_config with every backend (and the video) in its own process.
+
+    One process holding every Market-size converter, interpreter and session grew past
+    24 GB RSS; a child per backend frees everything between measurements, and a child that
+    dies (e.g. out of memory) costs only its own rows.
+    """
+    import subprocess
+
+    def child(child_backends, video_frames):
+        cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--no_isolate",
+               f"--configs={key}", f"--backends={','.join(child_backends)}",
+               f"--batch_sizes={args.batch_sizes}", f"--min_time={args.min_time}",
+               f"--max_iters={args.max_iters}", f"--video_frames={video_frames}",
+               f"--peak={peak}"]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            return None, f"child process exited with {done.returncode}"
+        return json.loads(done.stdout)["configs"][key], None
+
+    result = None
+    for backend in backends:
+        part, error = child([backend], 0)
+        if part is None:
+            part = {"backends": {f"{backend}_b{b}": {"error": error}
+                                 for b in args.batch_sizes.split(",")}}
+        if result is None:
+            result = part
+        else:
+            result["backends"].update(part["backends"])
+            result.update({k: v for k, v in part.items() if k not in result})
+    if args.video_frames and key == "lite":
+        part, error = child([], args.video_frames)
+        if result is None:
+            result = {"backends": {}}
+        result["video_fps"] = part["video_fps"] if part else {"error": error}
+    return summarize(result or {"backends": {}})
 
 
 def main(argv=None) -> int:
@@ -263,6 +307,11 @@ def main(argv=None) -> int:
     parser.add_argument("--max_iters", type=int, default=200)
     parser.add_argument("--video_frames", type=int, default=64)
     parser.add_argument("--out", default="", help="also write the JSON here")
+    parser.add_argument("--no_isolate", action="store_true",
+                        help="measure every backend in this process (default: one child "
+                             "process per backend, see bench_config_isolated)")
+    parser.add_argument("--peak", type=float, default=0.0,
+                        help="matmul peak in GFLOP/s to use instead of measuring it")
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     backends = [b for b in args.backends.split(",") if b]
@@ -283,13 +332,18 @@ def main(argv=None) -> int:
         if c not in configs:
             parser.error(f"--configs: unknown {c!r}; choose from market, lite")
     configs = {k: v for k, v in configs.items() if k in wanted}
-    peak = matmul_peak(args.min_time, peak_size)
+    peak = args.peak or matmul_peak(args.min_time, peak_size)
+    isolate = not (args.no_isolate or args.smoke)
     report = {"machine": {"cpu_count": os.cpu_count(), "matmul_size": peak_size,
                           "matmul_fp32_gflop_per_s": peak},
               "smoke": args.smoke, "workload": "decode endpoint (heatmaps + generator)",
               "configs": {}}
     for key, (name, overrides) in configs.items():
-        report["configs"][key] = bench_config(name, overrides, batch_sizes, backends, args, peak)
+        if isolate:
+            report["configs"][key] = bench_config_isolated(key, backends, args, peak)
+        else:
+            report["configs"][key] = bench_config(name, overrides, batch_sizes, backends, args,
+                                                  peak)
     lite_video = report["configs"].get("lite", {}).get("video_fps", {})
     fps = {k: v for k, v in lite_video.items() if isinstance(v, float)}
     report["lite_video_fps"] = max(fps.values()) if fps else None
@@ -297,7 +351,7 @@ def main(argv=None) -> int:
     report["best_flops_utilization"] = report["configs"].get("market", {}).get(
         "best_flops_utilization")
     speedups = {k: c["export_speedup_b1"] for k, c in report["configs"].items()
-                if c["export_speedup_b1"]}
+                if c.get("export_speedup_b1")}
     report["best_export_speedup_b1"] = max(speedups.values()) if speedups else None
     report["best_export_speedup_b1_config"] = (max(speedups, key=speedups.get)
                                                 if speedups else None)
