@@ -44,7 +44,6 @@ class DataConfig:
         heatmap_radius: radius of the +1/-1 keypoint disks (SPEC 1.4).
         pad_width_to: DeepFashion 256x176 (PATN) images are padded left/right to
             this width (0 = no padding); keypoint columns shift by the pad.
-        shuffle_buffer: tf.data shuffle buffer (examples).
         on_bad_example: "error" stops at the first missing/corrupt image,
             "skip" logs and counts it.
         cache: keep decoded examples in memory after the first epoch.
@@ -67,7 +66,6 @@ class DataConfig:
     mask_radius: int = 7
     heatmap_radius: int = 4
     pad_width_to: int = 0
-    shuffle_buffer: int = 2048
     on_bad_example: str = "error"
     cache: bool = False
     tfrecord: str = ""

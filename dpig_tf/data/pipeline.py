@@ -15,7 +15,7 @@ Choices (documented deviations / interpretations):
   and for the test split, every image is used once per epoch.
 - `paired=True` iterates the pairs CSV rows (from -> `target_*`).
 - Shuffling permutes example indices (a full, seeded shuffle per epoch), so
-  `data.shuffle_buffer` is not needed; ordering is deterministic given `seed`.
+  no shuffle buffer is needed; ordering is deterministic given `seed`.
 - DeepFashion 256x176 (PATN) images are padded left and right with white to
   `data.pad_width_to` (40 px each side for 176 -> 256); keypoint columns shift
   by the left pad. Identities are indices of the sorted identity keys of the
