@@ -42,19 +42,8 @@ def read_annotation_csv(path: str) -> dict[str, np.ndarray]:
 def read_annotation_csv_with_lines(path: str) -> dict[str, tuple[np.ndarray, int]]:
     """Like `read_annotation_csv`, also giving each row's 1-based line number."""
     lines = _read_lines(path)
-    header_line, header = _first_content_line(lines, path)
-    fields = tuple(f.strip() for f in header.split(":"))
-    if fields != ANNOTATION_HEADER:
-        raise DataError(f"expected the header 'name:keypoints_y:keypoints_x', got {header!r}",
-                        path, header_line)
     out: dict[str, tuple[np.ndarray, int]] = {}
-    for lineno, text in enumerate(lines, start=1):
-        if lineno <= header_line or not text.strip():
-            continue
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise DataError(f"expected 3 ':'-separated fields (name:keypoints_y:keypoints_x), "
-                            f"got {len(parts)} in {text.strip()!r}", path, lineno)
+    for lineno, parts in _rows(lines, path, ":", ANNOTATION_HEADER):
         name = check_image_name(parts[0].strip(), path, lineno)
         ys = _parse_int_list(parts[1], "keypoints_y", path, lineno)
         xs = _parse_int_list(parts[2], "keypoints_x", path, lineno)
@@ -73,18 +62,8 @@ def read_pairs_csv(path: str) -> list[tuple[str, str]]:
 def read_pairs_csv_with_lines(path: str) -> list[tuple[str, str, int]]:
     """Like `read_pairs_csv`, also giving each row's 1-based line number."""
     lines = _read_lines(path)
-    header_line, header = _first_content_line(lines, path)
-    fields = tuple(f.strip() for f in header.split(","))
-    if fields != PAIRS_HEADER:
-        raise DataError(f"expected the header 'from,to', got {header!r}", path, header_line)
     out = []
-    for lineno, text in enumerate(lines, start=1):
-        if lineno <= header_line or not text.strip():
-            continue
-        parts = text.split(",")
-        if len(parts) != 2:
-            raise DataError(f"expected 2 ','-separated fields (from,to), got {len(parts)} "
-                            f"in {text.strip()!r}", path, lineno)
+    for lineno, parts in _rows(lines, path, ",", PAIRS_HEADER):
         a = check_image_name(parts[0].strip(), path, lineno)
         b = check_image_name(parts[1].strip(), path, lineno)
         out.append((a, b, lineno))
@@ -136,6 +115,23 @@ def _read_lines(path: str) -> list[str]:
     except UnicodeDecodeError as err:
         raise DataError(f"not a UTF-8 text file ({err.reason})", path) from None
 
+
+
+def _rows(lines: list[str], path: str, separator: str, header_fields: tuple):
+    """(1-based line number, fields) of each data row, after checking the header and the
+    field count of every row; blank lines are skipped."""
+    spec = separator.join(header_fields)
+    header_line, header = _first_content_line(lines, path)
+    if tuple(f.strip() for f in header.split(separator)) != header_fields:
+        raise DataError(f"expected the header '{spec}', got {header!r}", path, header_line)
+    for lineno, text in enumerate(lines, start=1):
+        if lineno <= header_line or not text.strip():
+            continue
+        parts = text.split(separator)
+        if len(parts) != len(header_fields):
+            raise DataError(f"expected {len(header_fields)} '{separator}'-separated fields "
+                            f"({spec}), got {len(parts)} in {text.strip()!r}", path, lineno)
+        yield lineno, parts
 
 def _first_content_line(lines: list[str], path: str) -> tuple[int, str]:
     for lineno, text in enumerate(lines, start=1):
