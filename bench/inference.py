@@ -180,7 +180,6 @@ def video_fps(model, dims, frames: int, chunk: int, min_time: float,
 
 def _frame_session(video, bias, size: int, tmp: pathlib.Path):
     import tensorflow as tf
-    import tf2onnx
 
     from export import onnx_export
 
@@ -188,8 +187,7 @@ def _frame_session(video, bias, size: int, tmp: pathlib.Path):
              tf.TensorSpec((size, 18, 3), tf.float32, name="in_keypoints")]
     fn = tf.function(lambda in_bias, in_keypoints: {"frame": video.frame(in_bias, in_keypoints)},
                      input_signature=specs)
-    model, _ = tf2onnx.convert.from_function(fn, input_signature=specs,
-                                             opset=onnx_export.OPSET)
+    model = onnx_export.function_to_onnx(fn, specs)
     onnx_export.rename_inputs(model, {"in_bias": "bias", "in_keypoints": "keypoints"})
     path = tmp / f"frame_{size}.onnx"
     path.write_bytes(model.SerializeToString())

@@ -6,6 +6,7 @@
   python -m dpig_tf.main --mode=sample --run_dir=RUN --factors=fg,bg,pose --num=16 --out=DIR
   python -m dpig_tf.main --mode=transfer --run_dir=RUN --pairs=CSV --images=DIR --annotations=CSV --out=DIR
   python -m dpig_tf.main --mode=evaluate --run_dir=RUN --pairs=CSV --out=DIR
+  python -m dpig_tf.main --mode=disentanglement --run_dir=RUN --num=64 --out=DIR
 
 This is the only module that reads flags. It resolves the configuration, prints
 it, and hands plain values to one library function per command.
@@ -24,7 +25,8 @@ from absl import logging
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MODES = ("train", "sample", "interpolate", "transfer", "video", "virtual_market", "evaluate")
+MODES = ("train", "sample", "interpolate", "transfer", "video", "virtual_market", "evaluate",
+         "disentanglement")
 
 # --- General -------------------------------------------------------------------------------
 flags.DEFINE_integer("stage", 1, "Training stage: 1 (encoders, generator, discriminator, pose "
@@ -45,7 +47,8 @@ flags.DEFINE_boolean("debug", False, "Show full tracebacks for user errors.")
 # --- Applications --------------------------------------------------------------------------
 flags.DEFINE_string("out", None, "Output folder (or file for --mode=video).")
 flags.DEFINE_integer("seed", 0, "Random seed; every application is deterministic given it.")
-flags.DEFINE_integer("num", 16, "Number of images to generate (--mode=sample).")
+flags.DEFINE_integer("num", 16, "Number of images to generate (--mode=sample) or to "
+                     "measure (--mode=disentanglement).")
 flags.DEFINE_list("factors", ["fg", "bg", "pose"], "Factors to sample or interpolate: any of "
                   "fg, bg, pose (DeepFashion: fg = appearance).")
 flags.DEFINE_string("images", None, "Folder of real images (source images for the applications).")

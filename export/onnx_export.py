@@ -10,6 +10,13 @@ dims. The ROI crops use the gather implementation (no CropAndResize). Each
 file is checked against the Keras model (crop_and_resize) with onnxruntime;
 max |diff| must be <= 1e-4. `DIR/onnx_report.json` has op types and errors.
 onnx, tf2onnx and onnxruntime are imported lazily.
+
+Memory: tf2onnx as is needs > 24 GB RSS for one Market-size conversion (the
+generator's 71 M parameters); `export/onnx_memory.py` works around the two
+causes (protobuf arenas that grow with every optimizer pass, and grappler's
+copies of the weights): one Market-size `transfer` conversion at batch 16
+peaks at ~7.5 GB, the whole default export (4 files + parity) at ~8.3 GB,
+and the memory is handed back after each file.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ def convert(loaded: LoadedRun, endpoint: str, batch_size: int, path: pathlib.Pat
     """Writes one endpoint at a static batch to `path` (gather crops)."""
     import onnx
     import tensorflow as tf
-    import tf2onnx
+
+    from export import onnx_memory
 
     specs = signatures.endpoint_specs(loaded.dims, endpoint, batch_size)
     # tf2onnx loses a graph input whose name equals an inner op name (e.g. the
@@ -55,12 +63,26 @@ def convert(loaded: LoadedRun, endpoint: str, batch_size: int, path: pathlib.Pat
     traced = [tf.TensorSpec(s.shape, s.dtype, name=_TRACE_PREFIX + k) for k, s in specs.items()]
     fn = tf.function(signatures.endpoint_function(loaded.model, loaded.dims, endpoint),
                      input_signature=traced)
-    model, _ = tf2onnx.convert.from_function(fn, input_signature=traced, opset=OPSET)
+    model = function_to_onnx(fn, traced)
     rename_inputs(model, {_TRACE_PREFIX + k: k for k in specs})
     onnx.save(model, str(path))
+    del model, fn
+    onnx_memory.release_memory()
 
 
 _TRACE_PREFIX = "input_"
+
+
+def function_to_onnx(fn, input_signature):
+    """tf2onnx of a tf.function at OPSET, with tf2onnx's memory kept bounded (onnx_memory)."""
+    import tf2onnx
+
+    from export import onnx_memory
+
+    with onnx_memory.fresh_node_protos(), onnx_memory.lean_freezing():
+        model, _ = tf2onnx.convert.from_function(fn, input_signature=input_signature,
+                                                 opset=OPSET)
+    return model
 
 
 def rename_inputs(model, mapping: dict[str, str]) -> None:
@@ -123,6 +145,8 @@ def export_onnx(run_dir: str, out: str, batch_sizes=DEFAULT_BATCH_SIZES,
     """Writes the ONNX files and the report; returns the report."""
     import onnx
 
+    from export import onnx_memory
+
     for e in endpoints:
         if e not in (signatures.TRANSFER, signatures.ENCODE, signatures.DECODE):
             raise ExportError(f"--endpoints: {e!r} cannot be exported to ONNX "
@@ -165,6 +189,8 @@ def export_onnx(run_dir: str, out: str, batch_sizes=DEFAULT_BATCH_SIZES,
                     failures.append(f"{path.name}: non-static dims {dynamic[:5]}")
                 if not max_abs <= TOLERANCE:
                     failures.append(f"{path.name}: max abs error {max_abs:.3g} > {TOLERANCE}")
+                del model, sess, got, reference
+                onnx_memory.release_memory()
     finally:
         set_crop_method(loaded.model, "tf")
     report["failures"] = failures

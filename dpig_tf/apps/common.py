@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from dpig_tf.data import keypoints_csv
+from dpig_tf.data import pipeline
 from dpig_tf.data.errors import DataError
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
@@ -107,9 +108,14 @@ class RealImages:
 
 
 def real_images(opts, model) -> RealImages:
+    """--images/--annotations, else the run's test split (never its training images)."""
     cfg = getattr(model, "config", None)
-    pad = cfg.data.pad_width_to if cfg is not None else 0
-    return RealImages(opts.images, opts.annotations, model.image_height, model.image_width, pad)
+    if cfg is None:
+        return RealImages(opts.images, opts.annotations, model.image_height, model.image_width)
+    images, annotations = pipeline.images_and_annotations(cfg.data, "test", opts.images,
+                                                          opts.annotations)
+    return RealImages(images, annotations, model.image_height, model.image_width,
+                      cfg.data.pad_width_to)
 
 
 def to_uint8(images) -> np.ndarray:

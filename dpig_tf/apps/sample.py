@@ -22,9 +22,6 @@ ROW_LENGTH = 8
 
 
 def run(opts) -> dict:
-    if not {"fg", "pose"} <= set(opts.factors) and not (opts.images and opts.annotations):
-        raise ValueError("--factors: factors that are not sampled come from real images; "
-                         "give --images and --annotations")
     model = common.load_model(opts, require_stage2=True)
     out = common.out_dir(opts)
     codes = common.codes_of(model, opts.factors)

@@ -26,6 +26,7 @@ from PIL import Image
 from dpig_tf import checkpoint as names
 from dpig_tf.apps import common
 from dpig_tf.data import keypoints_csv
+from dpig_tf.data import pipeline
 from dpig_tf.models import factory
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
@@ -36,8 +37,10 @@ FOLDER = "bounding_box_train"
 
 
 def _real_poses(opts, model) -> np.ndarray:
-    csv = opts.annotations or model.config.data.annotations
-    if not csv or not pathlib.Path(csv).is_file():
+    csv = opts.annotations
+    if not csv:  # the training poses of the run's dataset
+        _, csv = pipeline.images_and_annotations(model.config.data, "train")
+    if not pathlib.Path(csv).is_file():
         raise ValueError(f"--pose_source=real needs --annotations (a PG2 keypoint CSV); "
                          f"{csv!r} not found")
     rows = keypoints_csv.read_annotation_csv(csv)

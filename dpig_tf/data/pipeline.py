@@ -110,6 +110,29 @@ def split_paths(data_cfg, split: str) -> dict[str, str]:
     return paths
 
 
+def images_and_annotations(data_cfg, split: str, images: str | None = None,
+                           annotations: str | None = None) -> tuple[str, str]:
+    """The given image folder and annotation CSV, else the config's files for `split`.
+
+    What the applications and the evaluation read when --images/--annotations are not
+    given: the run's own split (the demo dataset is rendered first if needed). Raises
+    ValueError naming the flags when neither source has them.
+    """
+    if images and annotations:
+        return images, annotations
+    if data_cfg.dataset == "demo":
+        from dpig_tf.data import synthetic
+
+        synthetic.ensure_demo_dataset(data_cfg)
+    paths = split_paths(data_cfg, split)
+    images, annotations = images or paths["images"], annotations or paths["annotations"]
+    if not images or not annotations:
+        prefix = "data." + ("" if split == "train" else "test_")
+        raise ValueError(f"give --images (folder) and --annotations (PG2 keypoint CSV): the "
+                         f"run's config has no {prefix}images / {prefix}annotations")
+    return images, annotations
+
+
 def build_index(data_cfg, split: str) -> ExampleIndex:
     """Reads and validates the examples of a split (see the module docstring)."""
     if data_cfg.dataset == "demo":

@@ -38,6 +38,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from dpig_tf.data import pipeline
 from dpig_tf.eval import image_folder
 from dpig_tf.eval import registry
 from dpig_tf.eval import score
@@ -87,25 +88,6 @@ def _shift_columns(keypoints: np.ndarray, left: int) -> np.ndarray:
     visible = kp[:, 2] > 0.5
     kp[:, 1] = np.where(visible, kp[:, 1] + left, 0)
     return kp
-
-
-def _resolve_inputs(cfg, images_dir, annotations_csv):
-    """--images/--annotations, else the run config's test split (demo data rendered)."""
-    from dpig_tf.data import pipeline
-
-    if images_dir and annotations_csv:
-        return images_dir, annotations_csv
-    if cfg.data.dataset == "demo":
-        from dpig_tf.data import synthetic
-
-        synthetic.ensure_demo_dataset(cfg.data)
-    paths = pipeline.split_paths(cfg.data, "test")
-    images_dir = images_dir or paths["images"]
-    annotations_csv = annotations_csv or paths["annotations"]
-    if not images_dir or not annotations_csv:
-        raise ValueError("--mode=evaluate needs --images and --annotations (the run's config "
-                         "has no data.test_images / data.test_annotations)")
-    return images_dir, annotations_csv
 
 
 def generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, pad_to=0,
@@ -209,7 +191,8 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
     if not pairs:
         raise ValueError(f"{pairs_csv}: no pairs to evaluate")
     model = DisentangledGenerator.from_run_dir(run_dir)
-    images_dir, annotations_csv = _resolve_inputs(model.config, images_dir, annotations_csv)
+    images_dir, annotations_csv = pipeline.images_and_annotations(
+        model.config.data, "test", images_dir, annotations_csv)
     annotations = keypoints_csv.read_annotation_csv(annotations_csv)
     unannotated = sorted({n for pair in pairs for n in pair if n not in annotations})
     if unannotated:

@@ -80,11 +80,12 @@ def run(strategy, model, train_function, iterator, manager: tf.train.CheckpointM
         settings: LoopSettings, log: MetricsLog, bar: ProgressBar,
         learning_rates: Callable[[], dict] = dict,
         on_image: Callable[[int], None] | None = None,
-        first_train_function=None) -> int:
+        train_function_for_step: Callable[[int], Callable] | None = None) -> int:
     """Trains until `model.step == settings.steps`; returns the final step.
 
-    `first_train_function`, if given, runs the very first step (step 0) instead of
-    `train_function` (Stage I skips the generator update there, SPEC 2.6).
+    `train_function_for_step(step)`, if given, picks the function that runs `step`
+    (0-based) instead of `train_function`: Stage I skips the generator update at step 0
+    (SPEC 2.6) and the discriminator update during an adversarial warm-up.
 
     Every step's tracker means are checked: a NaN/Inf stops training with NonFiniteLossError
     naming the step and the loss, before anything else is saved (the last good checkpoint
@@ -96,7 +97,7 @@ def run(strategy, model, train_function, iterator, manager: tf.train.CheckpointM
     traced = set()
     seconds, timed_steps = 0.0, 0  # step time since the last log line, tracing calls excluded
     while step < settings.steps:
-        function = first_train_function if step == 0 and first_train_function else train_function
+        function = train_function_for_step(step) if train_function_for_step else train_function
         start = time.perf_counter()
         values = {k: float(v) for k, v in function(iterator).items()}
         if id(function) in traced:

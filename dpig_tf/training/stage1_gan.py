@@ -47,7 +47,10 @@ class Stage1GAN(keras.Model):
         l1_weight: weight of the L1 reconstruction term (20 in the paper).
         adversarial_warmup_steps: the generator's adversarial term is off (weight 0) before
             this step, so E and G first learn a plain reconstruction (0 in the paper; the
-            demo config uses it to get recognisable results in CPU minutes).
+            demo config uses it to get recognisable results in CPU minutes). The training
+            loop does not run D at all during the warm-up (`update_discriminator=False`):
+            a warm-up step costs ~30% less, and g_adv_loss and the d_* metrics of those
+            steps are 0.
         masked_l1_weight: weight of an extra L1 term restricted to the pose mask
             (`losses.masked_l1_loss`, normalised by the full pixel count). 0 in the paper
             (SPEC 2.5: logged only); PG2 used L1 + masked L1. A demo aid: it makes the
@@ -103,38 +106,45 @@ class Stage1GAN(keras.Model):
     def call(self, batch, training=False):
         return self.reconstruct(batch, training=training)
 
-    def train_step(self, batch, update_generator: bool = True):
-        # `update_generator` is a Python bool: the training loop traces a second function
-        # with False for step 0. (A tf.cond here would put the optimizer's and synchronized
-        # BN's cross-replica updates inside control flow, which tf.distribute rejects.)
+    def train_step(self, batch, update_generator: bool = True,
+                   update_discriminator: bool = True):
+        # The flags are Python bools: the training loop traces separate functions for step 0
+        # (no generator update) and for an adversarial warm-up (no discriminator update).
+        # (A tf.cond here would put the optimizer's and synchronized BN's cross-replica
+        # updates inside control flow, which tf.distribute rejects.)
         if isinstance(batch, dict):
             g_batch = d_batch = batch
         else:
             g_batch, d_batch = batch
         if update_generator:
-            self._generator_step(g_batch)
-        self._discriminator_step(d_batch)
+            # Without a D update (the warm-up) the adversarial term is 0 anyway: D is not run.
+            self._generator_step(g_batch, adversarial=update_discriminator)
+        if update_discriminator:
+            self._discriminator_step(d_batch)
         self.step.assign_add(1)
         return {m.name: m.result() for m in self.metrics}
 
-    def _generator_step(self, batch):
+    def _generator_step(self, batch, adversarial: bool = True):
         image = batch[features.IMAGE]
         variables = self.generator_variables
         with tf.GradientTape() as tape:
             fake = self.reconstruct(batch, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            adv = losses.generator_adversarial_loss(fake_logits)
             l1 = losses.l1_loss(fake, image)
             masked_l1 = losses.masked_l1_loss(fake, image, batch[features.POSE_MASK])
-            adv_weight = tf.cast(self.step >= self.adversarial_warmup_steps, adv.dtype)
-            total = adv_weight * adv + self.l1_weight * l1
+            total = self.l1_weight * l1
+            if adversarial:
+                fake_logits = self.discriminator(fake, training=True)
+                adv = losses.generator_adversarial_loss(fake_logits)
+                adv_weight = tf.cast(self.step >= self.adversarial_warmup_steps, adv.dtype)
+                total = adv_weight * adv + total
             if self.masked_l1_weight:  # Python-level: the paper's graph is unchanged at 0
                 total = total + self.masked_l1_weight * masked_l1
             loss = self.g_optimizer.scale_loss(losses.average_loss(total))
         grads = tape.gradient(loss, variables)
         self.g_optimizer.apply(grads, variables)
         self.g_loss_tracker.update_state(tf.reduce_mean(total))
-        self.g_adv_loss_tracker.update_state(tf.reduce_mean(adv))
+        if adversarial:
+            self.g_adv_loss_tracker.update_state(tf.reduce_mean(adv))
         self.l1_loss_tracker.update_state(tf.reduce_mean(l1))
         self.masked_l1_loss_tracker.update_state(tf.reduce_mean(masked_l1))
 

@@ -9,6 +9,12 @@ changes pixels inside the mask more than outside, and swapping the background
 code the reverse (the pixel-level ratios of `disentanglement.measure`).
 """
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -56,6 +62,21 @@ def test_measure_reports_both_ratios(tiny_run, tiny_images):
     for key in ("fg_ratio", "bg_ratio", "fg_change_inside", "bg_change_outside"):
         assert np.isfinite(out[key]) and out[key] > 0
     assert 0 < out["mask_fraction"] < 1 and out["num_images"] == len(names)
+
+
+def test_cli_mode_writes_the_ratios(tiny_run, tmp_path):
+    # No --images: the run's test split is used (rendered into ./tiny_data on demand).
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "dpig_tf.main", "--mode=disentanglement",
+         f"--run_dir={tiny_run}", "--num=6", f"--out={tmp_path / 'out'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "out" / "disentanglement.json").read_text())
+    assert written["num_images"] == 6 and np.isfinite(written["fg_ratio"])
+    assert written["encoder"]["fg_change_from_far_outside"] == 0.0
+    assert json.loads(result.stdout[result.stdout.index("{"):])["bg_ratio"] == written["bg_ratio"]
 
 
 @pytest.mark.large

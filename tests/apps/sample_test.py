@@ -1,9 +1,12 @@
 """--mode=sample: factor subsets, determinism, and the missing Stage-II error."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from dpig_tf import config_io
 from dpig_tf.apps import sample
 from dpig_tf.apps.options import AppOptions
 from dpig_tf.models.disentangled_generator import MissingWeightsError
@@ -39,9 +42,21 @@ def test_one_factor_sampled_rest_from_sources(tiny_run, tiny_images, tmp_path, f
     assert not np.array_equal(row[0], row[1])  # the sampled factor varies along the row
 
 
-def test_partial_sampling_needs_source_images(tiny_run, tmp_path):
-    with pytest.raises(ValueError, match="--images"):
-        sample.run(AppOptions(run_dir=str(tiny_run), out=str(tmp_path), factors=("fg",)))
+def test_partial_sampling_defaults_to_the_runs_test_images(tiny_run, tmp_path, monkeypatch):
+    # Without --images/--annotations the fixed factors come from the run's test split (the
+    # demo data is rendered into ./tiny_data on demand), never from its training images.
+    monkeypatch.chdir(tmp_path)
+    s = sample.run(AppOptions(run_dir=str(tiny_run), out=str(tmp_path / "out"), num=2,
+                              factors=("fg",)))
+    test_names = set(os.listdir(tmp_path / "tiny_data" / "bounding_box_test"))
+    assert s["sources"] and set(s["sources"]) <= test_names
+
+
+def test_partial_sampling_without_any_source_is_a_clear_error(tiny_cfg, tmp_path):
+    cfg = config_io.load_config("tiny", ["data.dataset=market"])  # no demo defaults
+    run = write_untrained_run(cfg, tmp_path / "market_run")
+    with pytest.raises(ValueError, match="--images .*--annotations"):
+        sample.run(AppOptions(run_dir=str(run), out=str(tmp_path / "out"), factors=("fg",)))
 
 
 def test_run_without_stage2_weights_is_a_clear_error(tiny_cfg, tmp_path):

@@ -44,14 +44,15 @@ def test_tiny_config_round_trip_through_the_market_loader(tmp_path, monkeypatch)
     for key, s in spec.items():
         assert ds.element_spec[key].dtype == s.dtype, key
         assert ds.element_spec[key].shape.as_list() == [4, *s.shape.as_list()], key
-    table = keypoints_csv.read_annotation_csv(data.annotations)
+    paths = pipeline.split_paths(data, "train")
+    table = keypoints_csv.read_annotation_csv(paths["annotations"])
     for batch in _take(ds, 2):
         assert batch["image"].min() >= -1 and batch["image"].max() <= 1
         for i, name in enumerate(batch["name"]):
             name = name.decode()
             kps = table[name]
             np.testing.assert_array_equal(batch["keypoints"][i], kps)
-            raw = tf.io.read_file(os.path.join(data.images, name))
+            raw = tf.io.read_file(os.path.join(paths["images"], name))
             img = tf.io.decode_jpeg(raw, channels=3).numpy().astype(np.float32)
             np.testing.assert_array_equal(batch["image"][i], img / 127.5 - 1)
             assert batch["identity"][i] == int(name[:4])

@@ -11,6 +11,7 @@ from PIL import Image
 from dpig_tf.config_io import load_config
 from dpig_tf.data import keypoints
 from dpig_tf.data import keypoints_csv
+from dpig_tf.data import pipeline
 from dpig_tf.data import synthetic
 from dpig_tf.data.errors import DataError
 
@@ -86,17 +87,20 @@ def test_ensure_demo_dataset_matches_configs(tmp_path, monkeypatch):
     cfg = load_config("tiny")
     data = cfg.data
     synthetic.ensure_demo_dataset(data)
-    # configs/tiny.yaml names exactly the files the renderer writes.
-    for path in (data.images, data.annotations, data.pairs, data.test_images,
-                 data.test_annotations, data.test_pairs):
-        assert os.path.exists(path), path
+    # The demo paths default to exactly the files the renderer writes.
+    for split in ("train", "test"):
+        paths = pipeline.split_paths(data, split)
+        for key in ("images", "annotations", "pairs"):
+            assert os.path.exists(paths[key]), paths[key]
     stamp = os.path.getmtime(os.path.join(data.demo_dir, synthetic.MANIFEST))
     synthetic.ensure_demo_dataset(data)  # already there: untouched
     assert os.path.getmtime(os.path.join(data.demo_dir, synthetic.MANIFEST)) == stamp
-    demo = load_config("demo").data
-    assert demo.images == os.path.join(demo.demo_dir, "bounding_box_train")
-    assert demo.annotations == os.path.join(demo.demo_dir, "demo-annotation-train.csv")
-    assert demo.pairs == os.path.join(demo.demo_dir, "demo-pairs-train.csv")
+    # Moving demo_dir moves every demo path with it (the configs name no other path).
+    demo = load_config("demo", ["data.demo_dir=elsewhere"]).data
+    assert pipeline.split_paths(demo, "train")["images"] == os.path.join(
+        "elsewhere", "bounding_box_train")
+    assert pipeline.split_paths(demo, "test")["pairs"] == os.path.join(
+        "elsewhere", "demo-pairs-test.csv")
 
 
 def test_ensure_refuses_foreign_folder(tmp_path):

@@ -1,12 +1,18 @@
 """ONNX export: opset 17, static shapes, onnxruntime parity <= 1e-4."""
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import onnx
 import pytest
 
 from export import onnx_export
 from export.run_loader import ExportError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MARKET_PEAK_RSS_GB = 12.0
 
 
 @pytest.mark.parametrize("endpoints,batch_sizes", [
@@ -48,3 +54,41 @@ def test_bad_options(run_dir, tmp_path):
         onnx_export.export_onnx(str(run_dir), str(tmp_path), [1], ["sample"])
     with pytest.raises(ExportError, match="--batch_sizes must be >= 1"):
         onnx_export.export_onnx(str(run_dir), str(tmp_path), [0])
+
+
+def build_market_run_dir(run_dir: pathlib.Path) -> pathlib.Path:
+    """Untrained configs/market.yaml networks (generator 71.2 M, encoder 47.4 M
+    parameters) on a small demo dataset rendered at Market's 128x64."""
+    from dpig_tf.config_io import load_config
+    from dpig_tf.testing.run_dirs import write_untrained_run
+
+    paths = [f"data.{p}{k}=" for p in ("", "test_") for k in ("images", "annotations", "pairs")]
+    cfg = load_config("market", ["data.dataset=demo", f"data.demo_dir={run_dir.parent / 'data'}",
+                                 "data.demo_num_ids=6", "data.demo_images_per_id=4", *paths])
+    return write_untrained_run(cfg, run_dir, stage2=False)
+
+
+@pytest.mark.large
+def test_market_size_export_parity_and_peak_memory(tmp_path):
+    # The CLI in a child of a child, so that RUSAGE_CHILDREN is its own peak RSS.
+    run_dir = build_market_run_dir(tmp_path / "run")
+    out = tmp_path / "onnx"
+    peak = ("import resource, subprocess, sys\n"
+            "done = subprocess.run(sys.argv[1:])\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.exit(done.returncode)\n")
+    res = subprocess.run([sys.executable, "-c", peak, sys.executable, "export/onnx_export.py",
+                          f"--run_dir={run_dir}", f"--out={out}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=3600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    peak_gb = int(res.stdout.split()[-1]) * 1024 / 1e9  # ru_maxrss is in KiB on Linux
+    report = json.loads((out / onnx_export.REPORT_FILE).read_text())
+    assert report["failures"] == []
+    assert set(report["models"]) == {f"dpig_{e}_b{b}.onnx" for e in ("transfer", "decode")
+                                     for b in (1, 16)}
+    for name, entry in report["models"].items():
+        assert entry["max_abs_error"] <= 1e-4, name
+        assert entry["non_static_dims"] == 0, name
+    # ~475 MB of fp32 weights in transfer, ~285 MB in decode.
+    assert report["models"]["dpig_transfer_b1.onnx"]["bytes"] > 400e6
+    assert peak_gb < MARKET_PEAK_RSS_GB, f"peak RSS {peak_gb:.2f} GB"

@@ -79,6 +79,31 @@ def test_stage1_run_dir_layout(trained_run):
         assert list((trained_run / names.TENSORBOARD_DIR / phase).glob("events.out.tfevents.*"))
 
 
+def test_adversarial_warmup_trains_the_discriminator_only_after_it(tmp_path):
+    def discriminator_weights(path):
+        reader = tf.train.load_checkpoint(path)
+        return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+                if k.startswith(names.DISCRIMINATOR + "/") and "OPTIMIZER" not in k}
+
+    base = ("stage1.train_pose_ae=false", "stage1.adversarial_warmup_steps=3",
+            "stage1.checkpoint_every=1", "stage1.log_every=1", "stage1.keep_checkpoints=10")
+    run_dir = tmp_path / "warm"
+    run.train(tiny(*base, "stage1.steps=5"), 1, str(run_dir))
+    ckpt = {int(p.rsplit("-", 1)[-1]): p for p in tf.train.get_checkpoint_state(
+        str(run_dir / names.STAGE1_DIR)).all_model_checkpoint_paths}
+    weights = {step: discriminator_weights(path) for step, path in ckpt.items()}
+    assert sorted(weights) == [1, 2, 3, 4, 5] and weights[1]
+    for step in (2, 3):  # warm-up steps: D untouched
+        for key in weights[1]:
+            np.testing.assert_array_equal(weights[step][key], weights[1][key], err_msg=key)
+    # Step 3 (0-based) is the first with the adversarial term: D trains from there on.
+    assert any(not np.array_equal(weights[4][k], weights[3][k]) for k in weights[1])
+    logged = metrics(run_dir, "stage1")
+    assert [r["d_loss"] for r in logged[:3]] == [0.0, 0.0, 0.0]  # no D update, no D loss
+    assert all(r["d_loss"] > 0 for r in logged[3:])
+    assert all(r["l1_loss"] > 0 for r in logged[1:])  # step 0 has no generator update
+
+
 def test_architecture_change_is_refused_and_nothing_is_overwritten(trained_run):
     files = {p: p.stat().st_mtime_ns for p in trained_run.rglob("*") if p.is_file()}
     with pytest.raises(ConfigError, match=r"model\.base_channels: saved 4, now 8") as err:
