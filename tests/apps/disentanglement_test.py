@@ -81,24 +81,25 @@ def test_cli_mode_writes_the_ratios(tiny_run, tmp_path):
 
 @pytest.mark.large
 def test_demo_stage1_run_is_disentangled(tmp_path, monkeypatch):
-    """The demo schedule (stage1.steps of configs/demo.yaml) must give ratios > 1.
+    """The demo schedule (configs/demo.yaml, ~10 min) reconstructs and is disentangled.
 
-    Threshold: 1.0 is what a generator ignoring the FG/BG split gives (measured
-    0.85-1.13 with random weights); > 1 means each swap changes its own region
-    more. Measured on short runs of the demo config (pairs i, i + N/2 of the
-    first 32 test images): 400 steps fg 0.84 / bg 1.32, 800 steps fg 0.92 /
-    bg 0.96 (the generator still ignores the foreground code: a foreground swap
-    changes ~0.03 per pixel, a background swap ~0.3). NOT yet verified at the
-    full demo schedule; see docs/APPLICATIONS.md.
+    Ratio threshold 1.4: a generator ignoring the FG/BG split gives ~1 (0.85-1.13 with
+    random weights); the demo config measured fg 1.81 / bg 1.70 on these 64 test images,
+    and the earlier, entangled demo configs 1.19-1.25 (docs/APPLICATIONS.md). 1.4 is
+    halfway, with room for run-to-run variation. Reconstruction: the sample-batch L1
+    went 0.52 -> 0.22; it must end below 0.26, well under the 0.30 of predicting each
+    test image's mean colour (what the first demo data's runs never got past).
     """
-    from dpig_tf.data.pipeline import build_dataset
+    from dpig_tf.apps.options import AppOptions
     from dpig_tf.training import run
 
     monkeypatch.chdir(tmp_path)  # the demo data is rendered into ./demo_data
     cfg = config_io.load_config("demo", ["runtime.progress_bar=false"])
     run_dir = run.train(cfg, 1, run_dir=str(tmp_path / "run"))
-    model = DisentangledGenerator.from_run_dir(run_dir)
-    batch = next(iter(build_dataset(cfg.data, "test", 32, shuffle=False, repeat=False)))
-    out = disentanglement.measure(model, batch["image"].numpy(), batch["keypoints"].numpy())
-    assert out["fg_ratio"] > 1.0, out
-    assert out["bg_ratio"] > 1.0, out
+    evals = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    l1 = [r["sample_l1"] for r in evals if r["phase"] == "stage1_eval"]
+    assert l1[-1] < 0.26, l1
+    out = disentanglement.run(AppOptions(run_dir=run_dir, out=str(tmp_path / "dis"), num=64))
+    assert out["fg_ratio"] > 1.4, out
+    assert out["bg_ratio"] > 1.4, out
+    assert out["encoder"]["fg_change_from_far_outside"] == 0.0
