@@ -110,6 +110,13 @@ def split_paths(data_cfg, split: str) -> dict[str, str]:
     return paths
 
 
+def _render_demo_if_needed(data_cfg) -> None:
+    if data_cfg.dataset == "demo":
+        from dpig_tf.data import synthetic
+
+        synthetic.ensure_demo_dataset(data_cfg)
+
+
 def images_and_annotations(data_cfg, split: str, images: str | None = None,
                            annotations: str | None = None) -> tuple[str, str]:
     """The given image folder and annotation CSV, else the config's files for `split`.
@@ -120,10 +127,7 @@ def images_and_annotations(data_cfg, split: str, images: str | None = None,
     """
     if images and annotations:
         return images, annotations
-    if data_cfg.dataset == "demo":
-        from dpig_tf.data import synthetic
-
-        synthetic.ensure_demo_dataset(data_cfg)
+    _render_demo_if_needed(data_cfg)
     paths = split_paths(data_cfg, split)
     images, annotations = images or paths["images"], annotations or paths["annotations"]
     if not images or not annotations:
@@ -135,10 +139,7 @@ def images_and_annotations(data_cfg, split: str, images: str | None = None,
 
 def build_index(data_cfg, split: str) -> ExampleIndex:
     """Reads and validates the examples of a split (see the module docstring)."""
-    if data_cfg.dataset == "demo":
-        from dpig_tf.data import synthetic
-
-        synthetic.ensure_demo_dataset(data_cfg)
+    _render_demo_if_needed(data_cfg)
     paths = split_paths(data_cfg, split)
     prefix = "data." + ("" if split == "train" else "test_")
     if data_cfg.pad_width_to and data_cfg.pad_width_to != data_cfg.image_width:

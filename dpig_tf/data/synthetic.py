@@ -354,7 +354,8 @@ def ensure_demo_dataset(data_cfg) -> None:
     want = {"num_ids": data_cfg.demo_num_ids, "images_per_id": data_cfg.demo_images_per_id,
             "seed": data_cfg.demo_seed, "height": data_cfg.image_height,
             "width": data_cfg.image_width}
-    if _read_manifest(out) == dict(want, style=STYLE_VERSION):
+    expected = dict(want, style=STYLE_VERSION)  # what render_dataset(**want) writes
+    if _read_manifest(out) == expected:
         return
     if not os.path.isfile(os.path.join(out, MANIFEST)) and os.path.isdir(out) and os.listdir(out):
         raise DataError(f"data.demo_dir exists, is not empty and holds no {MANIFEST}; "
@@ -366,14 +367,14 @@ def ensure_demo_dataset(data_cfg) -> None:
     os.chmod(tmp, 0o755)
     try:
         render_dataset(tmp, **want)
-        if _read_manifest(out) == dict(want, style=STYLE_VERSION):  # another process was first
+        if _read_manifest(out) == expected:  # another process was first
             return
         if os.path.isdir(out):
             shutil.rmtree(out)
         try:
             os.replace(tmp, out)
         except OSError:
-            if _read_manifest(out) != dict(want, style=STYLE_VERSION):
+            if _read_manifest(out) != expected:
                 raise
     finally:
         if os.path.isdir(tmp):
