@@ -166,6 +166,12 @@ class Stage1Config:
             this step (0 in the paper; a demo-speed aid).
         masked_l1_weight: weight of an extra L1 term inside the pose mask (0 in the
             paper, where the masked L1 is only logged; a demo-speed aid).
+        code_swap_fraction: fraction of each batch decoded again with its foreground or
+            background code swapped for another example's; the change where the kept code
+            owns the pixels is penalised (0 in the paper; a demo aid for disentanglement,
+            `dpig_tf/training/code_swap.py`).
+        code_swap_weight: that penalty's weight relative to the reconstruction loss (1).
+        code_swap_margin: pixels between the pose mask's border and its region (2).
         pose_ae_batch_size, pose_ae_steps: the pose auto-encoder's schedule.
         pose_ae_weight: weight of its MSE (20).
         train_pose_ae: train the pose auto-encoder in `--stage=1` runs.
@@ -186,6 +192,9 @@ class Stage1Config:
     l1_weight: float = 20.0
     adversarial_warmup_steps: int = 0
     masked_l1_weight: float = 0.0
+    code_swap_fraction: float = 0.0
+    code_swap_weight: float = 1.0
+    code_swap_margin: int = 2
     pose_ae_batch_size: int = 64
     pose_ae_steps: int = 60_000
     pose_ae_weight: float = 20.0
@@ -325,6 +334,16 @@ class ExperimentConfig:
                 f"(model.roi_stages={m.roi_stages})")
         if d.dataset == "market" and not m.background:
             raise ConfigError("data.dataset=market needs model.background=true (SPEC 2.1)")
+        if not 0.0 <= s1.code_swap_fraction <= 1.0:
+            raise ConfigError(
+                f"stage1.code_swap_fraction must be in [0, 1], got {s1.code_swap_fraction}")
+        if s1.code_swap_fraction and not m.background:
+            raise ConfigError("stage1.code_swap_fraction > 0 needs model.background=true "
+                              "(it swaps foreground and background codes)")
+        if s1.code_swap_weight < 0:
+            raise ConfigError(f"stage1.code_swap_weight must be >= 0, got {s1.code_swap_weight}")
+        if s1.code_swap_margin < 0:
+            raise ConfigError(f"stage1.code_swap_margin must be >= 0, got {s1.code_swap_margin}")
         for key, value in (("stage1.batch_size", s1.batch_size),
                            ("stage1.pose_ae_batch_size", s1.pose_ae_batch_size),
                            ("stage2.batch_size", s2.batch_size),

@@ -95,7 +95,10 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         model = Stage1GAN(factory.build_encoder(cfg), factory.build_generator(cfg),
                           factory.build_discriminator(cfg), l1_weight=s1.l1_weight,
                           adversarial_warmup_steps=s1.adversarial_warmup_steps,
-                          masked_l1_weight=s1.masked_l1_weight)
+                          masked_l1_weight=s1.masked_l1_weight,
+                          code_swap_fraction=s1.code_swap_fraction,
+                          code_swap_weight=s1.code_swap_weight,
+                          code_swap_margin=s1.code_swap_margin)
         model.compile(g_optimizer=_stage1_adam(cfg, "g_optimizer"),
                       d_optimizer=_stage1_adam(cfg, "d_optimizer"))
         model.build_optimizers()

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from dpig_tf import losses
 from dpig_tf.data import features
+from dpig_tf.training import code_swap
 
 # The encoder's inputs, taken from the feature dict (docs/ARCHITECTURE.md).
 ENCODER_KEYS = (features.IMAGE, features.POSE_MASK, features.ROI_BOXES, features.ROI_VIS)
@@ -55,19 +56,37 @@ class Stage1GAN(keras.Model):
             (`losses.masked_l1_loss`, normalised by the full pixel count). 0 in the paper
             (SPEC 2.5: logged only); PG2 used L1 + masked L1. A demo aid: it makes the
             person, not the background, dominate the reconstruction loss.
+        code_swap_fraction: fraction of each generator batch decoded a second time with its
+            foreground or background code swapped for another example's; the change that
+            causes where the kept code owns the pixels is penalised (`training/code_swap.py`,
+            logged as swap_loss). 0 in the paper; a demo aid for disentanglement. Needs a
+            background code. Partners are taken within each replica's batch.
+        code_swap_weight: weight of that penalty relative to the reconstruction loss (1:
+            the same per-pixel weights, l1_weight plus masked_l1_weight inside the mask).
+        code_swap_margin: pixels between the pose mask's border and the penalised region.
 
     Reference: SPEC 2.5 (losses), 2.6 (step order, schedule), 8.1 (optimisers).
     """
 
     def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0,
-                 adversarial_warmup_steps: int = 0, masked_l1_weight: float = 0.0, **kwargs):
+                 adversarial_warmup_steps: int = 0, masked_l1_weight: float = 0.0,
+                 code_swap_fraction: float = 0.0, code_swap_weight: float = 1.0,
+                 code_swap_margin: int = 2, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= code_swap_fraction <= 1.0:
+            raise ValueError(f"code_swap_fraction must be in [0, 1], got {code_swap_fraction}")
+        if code_swap_fraction and not getattr(encoder, "background", False):
+            raise ValueError("code_swap_fraction > 0 needs an encoder with a background code")
         self.encoder = encoder
         self.generator = generator
         self.discriminator = discriminator
         self.l1_weight = float(l1_weight)
         self.adversarial_warmup_steps = int(adversarial_warmup_steps)
         self.masked_l1_weight = float(masked_l1_weight)
+        self.code_swap_fraction = float(code_swap_fraction)
+        self.code_swap_margin = int(code_swap_margin)
+        self.code_swap_weight = float(code_swap_weight)
+        self.swap_loss_tracker = keras.metrics.Mean(name="swap_loss")
         self.step = new_step_counter()
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.g_adv_loss_tracker = keras.metrics.Mean(name="g_adv_loss")
@@ -84,9 +103,10 @@ class Stage1GAN(keras.Model):
 
     @property
     def metrics(self):
+        swap = [self.swap_loss_tracker] if self.code_swap_fraction else []
         return [self.g_loss_tracker, self.g_adv_loss_tracker, self.l1_loss_tracker,
-                self.masked_l1_loss_tracker, self.d_loss_tracker, self.d_real_tracker,
-                self.d_fake_tracker]
+                self.masked_l1_loss_tracker] + swap + [
+                    self.d_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     @property
     def generator_variables(self):
@@ -126,11 +146,16 @@ class Stage1GAN(keras.Model):
 
     def _generator_step(self, batch, adversarial: bool = True):
         image = batch[features.IMAGE]
+        mask = batch[features.POSE_MASK]
         variables = self.generator_variables
         with tf.GradientTape() as tape:
-            fake = self.reconstruct(batch, training=True)
+            swap_loss = None
+            if self.code_swap_fraction:  # Python-level: the paper's graph is unchanged at 0
+                fake, swap_loss = self._reconstruct_with_swaps(batch)
+            else:
+                fake = self.reconstruct(batch, training=True)
             l1 = losses.l1_loss(fake, image)
-            masked_l1 = losses.masked_l1_loss(fake, image, batch[features.POSE_MASK])
+            masked_l1 = losses.masked_l1_loss(fake, image, mask)
             total = self.l1_weight * l1
             if adversarial:
                 fake_logits = self.discriminator(fake, training=True)
@@ -139,6 +164,8 @@ class Stage1GAN(keras.Model):
                 total = adv_weight * adv + total
             if self.masked_l1_weight:  # Python-level: the paper's graph is unchanged at 0
                 total = total + self.masked_l1_weight * masked_l1
+            if swap_loss is not None:
+                total = total + swap_loss
             loss = self.g_optimizer.scale_loss(losses.average_loss(total))
         grads = tape.gradient(loss, variables)
         self.g_optimizer.apply(grads, variables)
@@ -147,6 +174,36 @@ class Stage1GAN(keras.Model):
             self.g_adv_loss_tracker.update_state(tf.reduce_mean(adv))
         self.l1_loss_tracker.update_state(tf.reduce_mean(l1))
         self.masked_l1_loss_tracker.update_state(tf.reduce_mean(masked_l1))
+        if swap_loss is not None:
+            self.swap_loss_tracker.update_state(tf.reduce_mean(swap_loss))
+
+    def _reconstruct_with_swaps(self, batch):
+        """(reconstructions (B, H, W, 3), per-example swap loss (B,)).
+
+        The first n = round(code_swap_fraction * B) examples are decoded a second time, in
+        the same generator call, with one code swapped for the previous example's
+        (`code_swap`). The swap loss is code_swap_weight x the change that causes where
+        the kept code owns the pixels, weighted like the reconstruction loss; 0 for the
+        other examples.
+        """
+        embedding = self.encoder({k: batch[k] for k in ENCODER_KEYS}, training=True)
+        heatmaps = batch[features.HEATMAPS]
+        batch_size = tf.shape(embedding)[0]
+        n = tf.cast(tf.round(self.code_swap_fraction * tf.cast(batch_size, tf.float32)), tf.int32)
+        copy_roles = code_swap.roles(n)
+        foreground_dim = self.encoder.num_parts * self.encoder.part_dim
+        partners = tf.roll(embedding, shift=1, axis=0)[:n]  # example 0 takes the last's
+        swapped = code_swap.swap_codes(embedding[:n], partners, copy_roles, foreground_dim)
+        out = self.generator([tf.concat([embedding, swapped], 0),
+                              tf.concat([heatmaps, heatmaps[:n]], 0)], training=True)
+        fake, fake_swapped = out[:batch_size], out[batch_size:]
+        region = code_swap.loss_region(batch[features.POSE_MASK][:n], copy_roles,
+                                       self.code_swap_margin)
+        # The reconstruction's own pixel weights: l1 everywhere, plus masked L1 inside the mask.
+        weights = self.l1_weight + self.masked_l1_weight * tf.cast(
+            batch[features.POSE_MASK][:n], tf.float32)
+        change = losses.masked_l1_loss(fake_swapped, fake[:n], region * weights)
+        return fake, self.code_swap_weight * tf.pad(change, [[0, batch_size - n]])
 
     def _discriminator_step(self, batch):
         image = batch[features.IMAGE]
@@ -172,6 +229,9 @@ class Stage1GAN(keras.Model):
             "l1_weight": self.l1_weight,
             "adversarial_warmup_steps": self.adversarial_warmup_steps,
             "masked_l1_weight": self.masked_l1_weight,
+            "code_swap_fraction": self.code_swap_fraction,
+            "code_swap_margin": self.code_swap_margin,
+            "code_swap_weight": self.code_swap_weight,
         }
 
     @classmethod
