@@ -98,7 +98,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
                           masked_l1_weight=s1.masked_l1_weight,
                           code_swap_fraction=s1.code_swap_fraction,
                           code_swap_weight=s1.code_swap_weight,
-                          code_swap_margin=s1.code_swap_margin)
+                          code_swap_margin=s1.code_swap_margin,
+                          code_swap_ramp_steps=s1.code_swap_ramp_steps)
         model.compile(g_optimizer=_stage1_adam(cfg, "g_optimizer"),
                       d_optimizer=_stage1_adam(cfg, "d_optimizer"))
         model.build_optimizers()

@@ -64,6 +64,8 @@ class Stage1GAN(keras.Model):
         code_swap_weight: weight of that penalty relative to the reconstruction loss (1:
             the same per-pixel weights, l1_weight plus masked_l1_weight inside the mask).
         code_swap_margin: pixels between the pose mask's border and the penalised region.
+        code_swap_ramp_steps: the penalty's weight grows linearly from 0 over these first
+            steps (0: full weight from the start).
 
     Reference: SPEC 2.5 (losses), 2.6 (step order, schedule), 8.1 (optimisers).
     """
@@ -71,7 +73,7 @@ class Stage1GAN(keras.Model):
     def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0,
                  adversarial_warmup_steps: int = 0, masked_l1_weight: float = 0.0,
                  code_swap_fraction: float = 0.0, code_swap_weight: float = 1.0,
-                 code_swap_margin: int = 2, **kwargs):
+                 code_swap_margin: int = 2, code_swap_ramp_steps: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= code_swap_fraction <= 1.0:
             raise ValueError(f"code_swap_fraction must be in [0, 1], got {code_swap_fraction}")
@@ -86,6 +88,7 @@ class Stage1GAN(keras.Model):
         self.code_swap_fraction = float(code_swap_fraction)
         self.code_swap_margin = int(code_swap_margin)
         self.code_swap_weight = float(code_swap_weight)
+        self.code_swap_ramp_steps = int(code_swap_ramp_steps)
         self.swap_loss_tracker = keras.metrics.Mean(name="swap_loss")
         self.step = new_step_counter()
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -203,7 +206,12 @@ class Stage1GAN(keras.Model):
         weights = self.l1_weight + self.masked_l1_weight * tf.cast(
             batch[features.POSE_MASK][:n], tf.float32)
         change = losses.masked_l1_loss(fake_swapped, fake[:n], region * weights)
-        return fake, self.code_swap_weight * tf.pad(change, [[0, batch_size - n]])
+        # Ramped in: a code that does not carry its factor yet is cheapest to ignore, and
+        # G then paints that factor from the other code (a collapse seen at full weight from
+        # step 0: the background code unused, bg ratio 1.02).
+        ramp = tf.minimum(1.0, tf.cast(self.step, tf.float32) / max(self.code_swap_ramp_steps, 1))
+        weight = self.code_swap_weight * (ramp if self.code_swap_ramp_steps else 1.0)
+        return fake, weight * tf.pad(change, [[0, batch_size - n]])
 
     def _discriminator_step(self, batch):
         image = batch[features.IMAGE]
@@ -232,6 +240,7 @@ class Stage1GAN(keras.Model):
             "code_swap_fraction": self.code_swap_fraction,
             "code_swap_margin": self.code_swap_margin,
             "code_swap_weight": self.code_swap_weight,
+            "code_swap_ramp_steps": self.code_swap_ramp_steps,
         }
 
     @classmethod

@@ -113,9 +113,22 @@ def test_swapping_needs_a_background_code():
     (["stage1.code_swap_fraction=1.5"], "stage1.code_swap_fraction must be in"),
     (["stage1.code_swap_weight=-1"], "stage1.code_swap_weight must be >= 0"),
     (["stage1.code_swap_margin=-1"], "stage1.code_swap_margin must be >= 0"),
+    (["stage1.code_swap_ramp_steps=-1"], "stage1.code_swap_ramp_steps must be >= 0"),
     (["stage1.code_swap_fraction=0.5", "model.background=false", "data.dataset=deepfashion"],
      "needs model.background=true"),
 ])
 def test_config_rejects_bad_swap_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
         config_io.load_config("tiny", overrides)
+
+
+def test_swap_penalty_ramps_in(tiny_cfg, tiny_batches):
+    batch = {k: tf.gather(v, [3, 0, 1, 2]) for k, v in tiny_batches[0].items()}
+    gan = _gan(tiny_cfg)
+    full = gan._reconstruct_with_swaps(batch)[1].numpy()
+    gan.code_swap_ramp_steps = 100
+    assert gan._reconstruct_with_swaps(batch)[1].numpy().tolist() == [0.0] * 4  # step 0
+    gan.step.assign(25)
+    np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full / 4, rtol=1e-5)
+    gan.step.assign(400)
+    np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full, rtol=1e-5)
