@@ -172,7 +172,8 @@ class Stage1Config:
             `dpig_tf/training/code_swap.py`).
         code_swap_weight: that penalty's weight relative to the reconstruction loss (1).
         code_swap_margin: pixels between the pose mask's border and its region (2).
-        code_swap_ramp_steps: its weight grows linearly from 0 over these first steps (0).
+        code_swap_start_step: it is off before this step (0).
+        code_swap_ramp_steps: then its weight grows linearly from 0 over this many steps (0).
         pose_ae_batch_size, pose_ae_steps: the pose auto-encoder's schedule.
         pose_ae_weight: weight of its MSE (20).
         train_pose_ae: train the pose auto-encoder in `--stage=1` runs.
@@ -197,6 +198,7 @@ class Stage1Config:
     code_swap_weight: float = 1.0
     code_swap_margin: int = 2
     code_swap_ramp_steps: int = 0
+    code_swap_start_step: int = 0
     pose_ae_batch_size: int = 64
     pose_ae_steps: int = 60_000
     pose_ae_weight: float = 20.0
@@ -344,9 +346,9 @@ class ExperimentConfig:
                               "(it swaps foreground and background codes)")
         if s1.code_swap_weight < 0:
             raise ConfigError(f"stage1.code_swap_weight must be >= 0, got {s1.code_swap_weight}")
-        if s1.code_swap_ramp_steps < 0:
-            raise ConfigError(
-                f"stage1.code_swap_ramp_steps must be >= 0, got {s1.code_swap_ramp_steps}")
+        for key in ("code_swap_ramp_steps", "code_swap_start_step"):
+            if getattr(s1, key) < 0:
+                raise ConfigError(f"stage1.{key} must be >= 0, got {getattr(s1, key)}")
         if s1.code_swap_margin < 0:
             raise ConfigError(f"stage1.code_swap_margin must be >= 0, got {s1.code_swap_margin}")
         for key, value in (("stage1.batch_size", s1.batch_size),

@@ -32,6 +32,9 @@ the demo dataset has no counterpart in the original.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -51,7 +54,9 @@ VIEWS = ("front", "back", "left", "right")
 PATTERNS = ("solid", "hstripes", "vstripes")
 PATTERN_WEIGHTS = (0.5, 0.3, 0.2)
 BACKGROUNDS = ("gradient", "bands", "blocks")
-# Bumped whenever the rendering changes, so `ensure_demo_dataset` re-renders old folders.
+# Bumped with deliberate rendering changes; the manifest also records a fingerprint of
+# this file, so a folder rendered by any other version of it (e.g. a local edit) is
+# re-rendered instead of silently reused.
 STYLE_VERSION = 2
 
 # Joint template: (row as a fraction of the body height, column offset in body
@@ -337,7 +342,8 @@ def render_dataset(out: str, num_ids: int = 40, images_per_id: int = 12, seed: i
         with open(os.path.join(out, f"factors-{split}.json"), "w") as f:
             json.dump(factors, f)
     manifest = {"num_ids": num_ids, "images_per_id": images_per_id, "seed": seed,
-                "height": height, "width": width, "style": STYLE_VERSION}
+                "height": height, "width": width, "style": STYLE_VERSION,
+                "renderer": renderer_fingerprint()}
     with open(os.path.join(out, MANIFEST), "w") as f:
         json.dump(manifest, f)
     return manifest
@@ -347,38 +353,64 @@ def ensure_demo_dataset(data_cfg) -> None:
     """Renders the demo dataset into `data_cfg.demo_dir` unless it is already there.
 
     The directory holds a manifest of the rendering parameters; a dataset
-    rendered with other parameters (size, seed, counts) is re-rendered. A
-    non-empty directory without a manifest is never overwritten.
+    rendered with other parameters (size, seed, counts) or by another version
+    of this renderer is re-rendered. A non-empty directory without a manifest
+    is never overwritten.
     """
     out = data_cfg.demo_dir
     want = {"num_ids": data_cfg.demo_num_ids, "images_per_id": data_cfg.demo_images_per_id,
             "seed": data_cfg.demo_seed, "height": data_cfg.image_height,
             "width": data_cfg.image_width}
-    expected = dict(want, style=STYLE_VERSION)  # what render_dataset(**want) writes
+    # What render_dataset(**want) writes.
+    expected = dict(want, style=STYLE_VERSION, renderer=renderer_fingerprint())
     if _read_manifest(out) == expected:
         return
-    if not os.path.isfile(os.path.join(out, MANIFEST)) and os.path.isdir(out) and os.listdir(out):
-        raise DataError(f"data.demo_dir exists, is not empty and holds no {MANIFEST}; "
-                        "refusing to render the demo dataset over it", out)
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
-    # Render next to the target and swap in, so a concurrent reader never sees half a dataset.
-    tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
-    os.chmod(tmp, 0o755)
-    try:
-        render_dataset(tmp, **want)
-        if _read_manifest(out) == expected:  # another process was first
+    # One renderer at a time: two runs started together on stale data once each deleted
+    # the folder the other had just swapped in and was reading.
+    lock = os.path.join(parent, f".{os.path.basename(os.path.abspath(out))}.render-lock")
+    with _exclusive_lock(lock):
+        if _read_manifest(out) == expected:  # rendered by another process while we waited
             return
-        if os.path.isdir(out):
-            shutil.rmtree(out)
+        foreign = os.path.isdir(out) and os.listdir(out)
+        if foreign and not os.path.isfile(os.path.join(out, MANIFEST)):
+            raise DataError(f"data.demo_dir exists, is not empty and holds no {MANIFEST}; "
+                            "refusing to render the demo dataset over it", out)
+        # Render next to the target and swap in: a reader never sees half a dataset.
+        tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
+        os.chmod(tmp, 0o755)
         try:
+            render_dataset(tmp, **want)
+            if os.path.isdir(out):
+                shutil.rmtree(out)
             os.replace(tmp, out)
-        except OSError:
-            if _read_manifest(out) != expected:
-                raise
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if os.path.isdir(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: str):
+    """An advisory lock file (POSIX flock); no locking where fcntl does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent first renders are left to chance
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=1)
+def renderer_fingerprint() -> str:
+    """sha256 (16 hex digits) of this module's source: any edit re-renders the demo data."""
+    with open(__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def _read_manifest(out: str):

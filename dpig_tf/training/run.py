@@ -99,7 +99,8 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
                           code_swap_fraction=s1.code_swap_fraction,
                           code_swap_weight=s1.code_swap_weight,
                           code_swap_margin=s1.code_swap_margin,
-                          code_swap_ramp_steps=s1.code_swap_ramp_steps)
+                          code_swap_ramp_steps=s1.code_swap_ramp_steps,
+                          code_swap_start_step=s1.code_swap_start_step)
         model.compile(g_optimizer=_stage1_adam(cfg, "g_optimizer"),
                       d_optimizer=_stage1_adam(cfg, "d_optimizer"))
         model.build_optimizers()
@@ -139,22 +140,21 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         progress_bar=rt.progress_bar and chief)
     iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start,
                                          keys=INPUT_KEYS))
-    train_function = loop.make_train_function(strategy, model, 2, rt.jit_compile)
-    # Step 0 skips the generator update (SPEC 2.6). During an adversarial warm-up the
-    # discriminator's output is unused, so D is neither run nor trained (a warm-up step
-    # costs ~30% less); it starts learning when the adversarial term joins.
-    first_step = loop.make_train_function(strategy, model, 2, rt.jit_compile,
-                                          update_generator=False,
-                                          update_discriminator=not s1.adversarial_warmup_steps)
-    warmup_step = (loop.make_train_function(strategy, model, 2, rt.jit_compile,
-                                            update_discriminator=False)
-                   if s1.adversarial_warmup_steps else train_function)
+    functions = {}
+
+    def step_function(update_generator=True, update_discriminator=True, swap_codes=True):
+        """The traced step for these Python-level flags (Stage1GAN.train_step)."""
+        key = (update_generator, update_discriminator, swap_codes)
+        if key not in functions:
+            functions[key] = loop.make_train_function(
+                strategy, model, 2, rt.jit_compile, update_generator=update_generator,
+                update_discriminator=update_discriminator, swap_codes=swap_codes)
+        return functions[key]
 
     def train_function_for_step(step):
-        if step == 0:
-            return first_step
-        return warmup_step if step < s1.adversarial_warmup_steps else train_function
+        return step_function(**stage1_step_flags(s1, step))
 
+    train_function = step_function()
     try:
         loop.run(
             strategy, model, train_function, iterator,
@@ -168,6 +168,22 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         log.close()
         eval_log.close()
     return model
+
+
+def stage1_step_flags(s1, step: int) -> dict:
+    """Stage1GAN.train_step's Python-level flags for 0-based `step` of the image GAN.
+
+    Step 0 skips the generator update (SPEC 2.6). During an adversarial warm-up the
+    discriminator's output is unused, so D is neither run nor trained (a warm-up step costs
+    ~30% less); it starts learning when the adversarial term joins. Before
+    stage1.code_swap_start_step the swapped decodes (weight 0 there) are not made.
+    """
+    if step == 0:
+        return {"update_generator": False, "swap_codes": False,
+                "update_discriminator": not s1.adversarial_warmup_steps}
+    return {"update_generator": True,
+            "update_discriminator": step >= s1.adversarial_warmup_steps,
+            "swap_codes": step >= s1.code_swap_start_step}
 
 
 def train_pose_autoencoder(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chief: bool):

@@ -64,8 +64,9 @@ class Stage1GAN(keras.Model):
         code_swap_weight: weight of that penalty relative to the reconstruction loss (1:
             the same per-pixel weights, l1_weight plus masked_l1_weight inside the mask).
         code_swap_margin: pixels between the pose mask's border and the penalised region.
-        code_swap_ramp_steps: the penalty's weight grows linearly from 0 over these first
-            steps (0: full weight from the start).
+        code_swap_start_step: the penalty is off before this step (0).
+        code_swap_ramp_steps: from then on its weight grows linearly from 0 over this many
+            steps (0: full weight at once).
 
     Reference: SPEC 2.5 (losses), 2.6 (step order, schedule), 8.1 (optimisers).
     """
@@ -73,7 +74,8 @@ class Stage1GAN(keras.Model):
     def __init__(self, encoder, generator, discriminator, l1_weight: float = 20.0,
                  adversarial_warmup_steps: int = 0, masked_l1_weight: float = 0.0,
                  code_swap_fraction: float = 0.0, code_swap_weight: float = 1.0,
-                 code_swap_margin: int = 2, code_swap_ramp_steps: int = 0, **kwargs):
+                 code_swap_margin: int = 2, code_swap_ramp_steps: int = 0,
+                 code_swap_start_step: int = 0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= code_swap_fraction <= 1.0:
             raise ValueError(f"code_swap_fraction must be in [0, 1], got {code_swap_fraction}")
@@ -89,6 +91,7 @@ class Stage1GAN(keras.Model):
         self.code_swap_margin = int(code_swap_margin)
         self.code_swap_weight = float(code_swap_weight)
         self.code_swap_ramp_steps = int(code_swap_ramp_steps)
+        self.code_swap_start_step = int(code_swap_start_step)
         self.swap_loss_tracker = keras.metrics.Mean(name="swap_loss")
         self.step = new_step_counter()
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -130,9 +133,10 @@ class Stage1GAN(keras.Model):
         return self.reconstruct(batch, training=training)
 
     def train_step(self, batch, update_generator: bool = True,
-                   update_discriminator: bool = True):
+                   update_discriminator: bool = True, swap_codes: bool = True):
         # The flags are Python bools: the training loop traces separate functions for step 0
-        # (no generator update) and for an adversarial warm-up (no discriminator update).
+        # (no generator update), for an adversarial warm-up (no discriminator update) and
+        # for the steps before code_swap_start_step (no swapped decodes: ~30% cheaper).
         # (A tf.cond here would put the optimizer's and synchronized BN's cross-replica
         # updates inside control flow, which tf.distribute rejects.)
         if isinstance(batch, dict):
@@ -141,19 +145,20 @@ class Stage1GAN(keras.Model):
             g_batch, d_batch = batch
         if update_generator:
             # Without a D update (the warm-up) the adversarial term is 0 anyway: D is not run.
-            self._generator_step(g_batch, adversarial=update_discriminator)
+            self._generator_step(g_batch, adversarial=update_discriminator,
+                                 swap_codes=swap_codes)
         if update_discriminator:
             self._discriminator_step(d_batch)
         self.step.assign_add(1)
         return {m.name: m.result() for m in self.metrics}
 
-    def _generator_step(self, batch, adversarial: bool = True):
+    def _generator_step(self, batch, adversarial: bool = True, swap_codes: bool = True):
         image = batch[features.IMAGE]
         mask = batch[features.POSE_MASK]
         variables = self.generator_variables
         with tf.GradientTape() as tape:
             swap_loss = None
-            if self.code_swap_fraction:  # Python-level: the paper's graph is unchanged at 0
+            if self.code_swap_fraction and swap_codes:  # Python-level: paper graph unchanged
                 fake, swap_loss = self._reconstruct_with_swaps(batch)
             else:
                 fake = self.reconstruct(batch, training=True)
@@ -206,12 +211,20 @@ class Stage1GAN(keras.Model):
         weights = self.l1_weight + self.masked_l1_weight * tf.cast(
             batch[features.POSE_MASK][:n], tf.float32)
         change = losses.masked_l1_loss(fake_swapped, fake[:n], region * weights)
-        # Ramped in: a code that does not carry its factor yet is cheapest to ignore, and
-        # G then paints that factor from the other code (a collapse seen at full weight from
-        # step 0: the background code unused, bg ratio 1.02).
-        ramp = tf.minimum(1.0, tf.cast(self.step, tf.float32) / max(self.code_swap_ramp_steps, 1))
-        weight = self.code_swap_weight * (ramp if self.code_swap_ramp_steps else 1.0)
+        weight = self.code_swap_weight * self._code_swap_schedule()
         return fake, weight * tf.pad(change, [[0, batch_size - n]])
+
+    def _code_swap_schedule(self):
+        """0 before code_swap_start_step, then a linear ramp to 1 over code_swap_ramp_steps.
+
+        Why: a code that does not carry its factor yet is cheapest to ignore, and G then
+        paints that factor from the other code (the background code went unused, bg ratio
+        1.02, at full weight from step 0; also at weights 2 and 3 with a 500-step ramp).
+        """
+        since_start = tf.cast(self.step - self.code_swap_start_step, tf.float32)
+        if not self.code_swap_ramp_steps:
+            return tf.cast(since_start >= 0.0, tf.float32)
+        return tf.clip_by_value(since_start / self.code_swap_ramp_steps, 0.0, 1.0)
 
     def _discriminator_step(self, batch):
         image = batch[features.IMAGE]
@@ -241,6 +254,7 @@ class Stage1GAN(keras.Model):
             "code_swap_margin": self.code_swap_margin,
             "code_swap_weight": self.code_swap_weight,
             "code_swap_ramp_steps": self.code_swap_ramp_steps,
+            "code_swap_start_step": self.code_swap_start_step,
         }
 
     @classmethod

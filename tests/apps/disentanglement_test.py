@@ -96,19 +96,44 @@ def _ratios(run_dir, tmp_path):
     return disentanglement.run(AppOptions(run_dir=run_dir, out=str(tmp_path / "dis"), num=64))
 
 
+SHORT_STEPS = 1000
+
+
+def test_short_demo_run_keeps_both_codes_in_use(tmp_path, monkeypatch):
+    """1000 reconstruction steps of the demo config: both codes own their region.
+
+    The code-swap aid is on from step 750 (ramping in), the window in which it can make
+    G drop a code: ramped in from step 0 at weights 2-3 it left the background code
+    unused by step 500-1000 (bg ratio 0.5-1.2). Random weights give 0.85-1.13 and the
+    early entangled demo configs fg 1.19-1.25; the demo config measured fg 1.79 / bg 2.31
+    at step 1000 (1.80 / 2.08 at 750). The far larger separation of the full schedule
+    (3.3 / 4.9) is checked by the large test below.
+    """
+    steps = SHORT_STEPS
+    run_dir, _ = _train_demo(tmp_path, monkeypatch, [
+        f"stage1.steps={steps}", f"stage1.adversarial_warmup_steps={steps}",
+        "stage1.pose_ae_steps=50", f"stage1.checkpoint_every={steps}",
+        f"stage1.image_every={steps}"])
+    out = _ratios(run_dir, tmp_path)
+    assert out["fg_ratio"] > 1.4, out
+    assert out["bg_ratio"] > 1.5, out
+    assert out["encoder"]["fg_change_from_far_outside"] == 0.0
+
+
 @pytest.mark.large
 def test_demo_stage1_run_is_disentangled(tmp_path, monkeypatch):
-    """The demo schedule (configs/demo.yaml, ~11 min) reconstructs and is disentangled.
+    """The demo schedule (configs/demo.yaml, ~13 min) reconstructs and is disentangled.
 
-    Ratio threshold 3.0 for both: the paper's loss never got past 2.12 on the demo data
-    (1.93 / 2.12 after 3000 steps, 2.09 / 2.07 after 5000), a generator ignoring the split
-    gives ~1, and the code-swap aid measured 3.6-5.1 from step 1750 on (4.68 / 3.79 after
-    3000 steps; docs/APPLICATIONS.md). Reconstruction: the sample-batch L1 must end below 0.26, well
+    Thresholds fg 2.8, bg 3.5: the paper's loss never got past 2.12 on the demo data
+    (fg 1.93 / bg 2.12 after 3000 steps, 2.09 / 2.07 after 5000), a generator ignoring the
+    split gives ~1, the weaker weight-1 aid ended at 2.68-2.75 / 3.97-4.01, and the demo
+    config measured 3.33 / 4.93 after 3000 steps (2.92 / 4.16 from step 2000 on;
+    docs/APPLICATIONS.md). Reconstruction: the sample-batch L1 must end below 0.26, well
     under the 0.30 of predicting each image's mean colour.
     """
     run_dir, l1 = _train_demo(tmp_path, monkeypatch)
     assert l1[-1] < 0.26, l1
     out = _ratios(run_dir, tmp_path)
-    assert out["fg_ratio"] > 3.0, out
-    assert out["bg_ratio"] > 3.0, out
+    assert out["fg_ratio"] > 2.8, out
+    assert out["bg_ratio"] > 3.5, out
     assert out["encoder"]["fg_change_from_far_outside"] == 0.0

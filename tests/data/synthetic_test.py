@@ -3,6 +3,9 @@ import filecmp
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +104,47 @@ def test_ensure_demo_dataset_matches_configs(tmp_path, monkeypatch):
         "elsewhere", "bounding_box_train")
     assert pipeline.split_paths(demo, "test")["pairs"] == os.path.join(
         "elsewhere", "demo-pairs-test.csv")
+
+
+def test_ensure_rerenders_data_from_another_renderer_version(tmp_path):
+    # A folder from an edited renderer (same parameters, same STYLE_VERSION) once went
+    # unnoticed for hours of experiments; the fingerprint makes it re-render.
+    data = dataclasses.replace(load_config("tiny").data, demo_dir=str(tmp_path / "demo"))
+    synthetic.ensure_demo_dataset(data)
+    manifest_path = os.path.join(data.demo_dir, synthetic.MANIFEST)
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    assert manifest["renderer"] == synthetic.renderer_fingerprint()
+    stale = os.path.join(data.demo_dir, "bounding_box_train", "stale.jpg")
+    open(stale, "w").close()
+    with open(manifest_path, "w") as f:
+        json.dump(dict(manifest, renderer="0" * 16), f)
+    synthetic.ensure_demo_dataset(data)
+    assert not os.path.exists(stale)
+    with open(manifest_path) as f:
+        assert json.load(f) == manifest
+
+
+def test_ensure_waits_for_a_concurrent_render(tmp_path):
+    """A second process does not touch the folder while another one holds the render lock."""
+    data = dataclasses.replace(load_config("tiny").data, demo_dir=str(tmp_path / "demo"))
+    script = (
+        "import dataclasses, sys\n"
+        "from dpig_tf.config_io import load_config\n"
+        "from dpig_tf.data import synthetic\n"
+        f"data = dataclasses.replace(load_config('tiny').data, demo_dir={data.demo_dir!r})\n"
+        "print('ready', flush=True)\n"
+        "synthetic.ensure_demo_dataset(data)\n")
+    lock = str(tmp_path / ".demo.render-lock")
+    with synthetic._exclusive_lock(lock):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)
+        assert proc.poll() is None  # blocked on the lock
+        assert not os.path.exists(data.demo_dir)
+    assert proc.wait(timeout=120) == 0
+    synthetic.ensure_demo_dataset(data)  # rendered by the other process: nothing to do
+    assert len(os.listdir(os.path.join(data.demo_dir, "bounding_box_train"))) > 0
 
 
 def test_ensure_refuses_foreign_folder(tmp_path):

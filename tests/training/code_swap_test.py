@@ -114,6 +114,7 @@ def test_swapping_needs_a_background_code():
     (["stage1.code_swap_weight=-1"], "stage1.code_swap_weight must be >= 0"),
     (["stage1.code_swap_margin=-1"], "stage1.code_swap_margin must be >= 0"),
     (["stage1.code_swap_ramp_steps=-1"], "stage1.code_swap_ramp_steps must be >= 0"),
+    (["stage1.code_swap_start_step=-5"], "stage1.code_swap_start_step must be >= 0, got -5"),
     (["stage1.code_swap_fraction=0.5", "model.background=false", "data.dataset=deepfashion"],
      "needs model.background=true"),
 ])
@@ -132,3 +133,30 @@ def test_swap_penalty_ramps_in(tiny_cfg, tiny_batches):
     np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full / 4, rtol=1e-5)
     gan.step.assign(400)
     np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full, rtol=1e-5)
+
+
+def test_swap_penalty_starts_late(tiny_cfg, tiny_batches):
+    batch = {k: tf.gather(v, [3, 0, 1, 2]) for k, v in tiny_batches[0].items()}
+    gan = _gan(tiny_cfg)
+    full = gan._reconstruct_with_swaps(batch)[1].numpy()
+    assert full.max() > 0
+    gan.code_swap_start_step = 50
+    gan.step.assign(49)
+    assert gan._reconstruct_with_swaps(batch)[1].numpy().tolist() == [0.0] * 4
+    gan.step.assign(50)  # no ramp: full weight at once
+    np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full, rtol=1e-5)
+    gan.code_swap_ramp_steps = 100
+    gan.step.assign(75)
+    np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full / 4, rtol=1e-5)
+    gan.step.assign(150)
+    np.testing.assert_allclose(gan._reconstruct_with_swaps(batch)[1].numpy(), full, rtol=1e-5)
+    assert Stage1GAN.from_config(gan.get_config()).code_swap_start_step == 50
+
+
+
+def test_before_the_start_step_the_step_is_the_plain_one(tiny_cfg, tiny_batches):
+    swapping, plain = _gan(tiny_cfg, 0.5), _gan(tiny_cfg, 0.0)  # same seed, same weights
+    out = swapping.train_step(tiny_batches, swap_codes=False)
+    reference = plain.train_step(tiny_batches)
+    assert float(swapping.swap_loss_tracker.count) == 0.0  # no swapped decodes made
+    np.testing.assert_allclose(float(out["g_loss"]), float(reference["g_loss"]), rtol=1e-5)

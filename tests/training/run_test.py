@@ -104,6 +104,31 @@ def test_adversarial_warmup_trains_the_discriminator_only_after_it(tmp_path):
     assert all(r["l1_loss"] > 0 for r in logged[1:])  # step 0 has no generator update
 
 
+def test_code_swap_starts_at_its_start_step(tmp_path):
+    run_dir = tmp_path / "swap"
+    # Every example swapped, no margin: the penalised regions are never empty.
+    run.train(tiny("stage1.train_pose_ae=false", "stage1.code_swap_fraction=1.0",
+                   "stage1.code_swap_margin=0", "stage1.code_swap_start_step=3",
+                   "stage1.code_swap_ramp_steps=0", "stage1.log_every=1",
+                   "stage1.steps=5"), 1, str(run_dir))
+    swap = [r["swap_loss"] for r in metrics(run_dir, "stage1")]
+    # Steps 0-2: no swapped decodes are made (step 0 has no generator update at all).
+    assert swap[:3] == [0.0, 0.0, 0.0] and all(v > 0 for v in swap[3:]), swap
+    assert len(swap) == 5
+
+
+def test_stage1_step_flags_follow_the_schedules():
+    s1 = tiny("stage1.adversarial_warmup_steps=4", "stage1.code_swap_start_step=2").stage1
+    flags = [run.stage1_step_flags(s1, step) for step in range(6)]
+    assert [f["update_generator"] for f in flags] == [False] + [True] * 5
+    assert [f["update_discriminator"] for f in flags] == [False] * 4 + [True] * 2
+    # Before the start step the swapped decodes are not even made (weight 0 there).
+    assert [f["swap_codes"] for f in flags] == [False, False, True, True, True, True]
+    paper = tiny("stage1.adversarial_warmup_steps=0").stage1
+    assert run.stage1_step_flags(paper, 0) == {
+        "update_generator": False, "update_discriminator": True, "swap_codes": False}
+
+
 def test_architecture_change_is_refused_and_nothing_is_overwritten(trained_run):
     files = {p: p.stat().st_mtime_ns for p in trained_run.rglob("*") if p.is_file()}
     with pytest.raises(ConfigError, match=r"model\.base_channels: saved 4, now 8") as err:
