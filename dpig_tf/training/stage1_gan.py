@@ -205,11 +205,10 @@ class Stage1GAN(keras.Model):
         out = self.generator([tf.concat([embedding, swapped], 0),
                               tf.concat([heatmaps, heatmaps[:n]], 0)], training=True)
         fake, fake_swapped = out[:batch_size], out[batch_size:]
-        region = code_swap.loss_region(batch[features.POSE_MASK][:n], copy_roles,
-                                       self.code_swap_margin)
+        mask = tf.cast(batch[features.POSE_MASK][:n], tf.float32)
+        region = code_swap.loss_region(mask, copy_roles, self.code_swap_margin)
         # The reconstruction's own pixel weights: l1 everywhere, plus masked L1 inside the mask.
-        weights = self.l1_weight + self.masked_l1_weight * tf.cast(
-            batch[features.POSE_MASK][:n], tf.float32)
+        weights = self.l1_weight + self.masked_l1_weight * mask
         change = losses.masked_l1_loss(fake_swapped, fake[:n], region * weights)
         weight = self.code_swap_weight * self._code_swap_schedule()
         return fake, weight * tf.pad(change, [[0, batch_size - n]])

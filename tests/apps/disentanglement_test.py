@@ -4,10 +4,11 @@ Fast: the encoder-side split is exact (SPEC 2.1 step 2): the foreground code
 cannot react to pixels beyond the stem's receptive field outside the pose mask,
 the background code to pixels that far inside; checked on untrained networks,
 because it is a property of the architecture, not of training.
-Large (the full demo schedule, ~11 min): after Stage-I training on the demo data,
-swapping the foreground code changes pixels inside the mask far more than outside,
-and swapping the background code the reverse (the pixel-level ratios of
-`disentanglement.measure`, on 64 test images).
+Short (1000 demo steps, default suite) and large (the full demo schedule, ~12 min):
+after Stage-I training on the demo data, swapping the foreground code changes pixels
+inside the mask more than outside (far more after the full schedule), and swapping the
+background code the reverse (the pixel-level ratios of `disentanglement.measure`, on
+64 test images).
 """
 
 import json
