@@ -40,7 +40,14 @@ class Tf1Checkpoint:
     _reader: object = dataclasses.field(repr=False, default=None)
 
     def tensor(self, name: str) -> np.ndarray:
-        return self._reader.get_tensor(name)
+        import tensorflow as tf
+
+        try:
+            return self._reader.get_tensor(name)
+        except (tf.errors.OpError, IndexError, ValueError) as err:
+            raise ImportCheckpointError(
+                f"{self.prefix}: {name}: expected readable values, found a corrupt or truncated "
+                f"checkpoint ({str(err).strip().splitlines()[0][:200]})") from None
 
     def files(self) -> list[pathlib.Path]:
         """The checkpoint's files (`.index` and every `.data-*` shard), sorted."""

@@ -285,3 +285,20 @@ def _frozen_copies(kind, dataset, n, arch):
     if kind == "stage2_pose":
         with v1.variable_scope("PoseAE"):
             pose_decoder(fc_residual(tf.zeros([1, 54]), 512, 4, 32, "G_Pose_Encoder"))
+
+
+def rewrite_checkpoint(source_dir, target_dir, drop=(), add=None, replace=None,
+                       step: int = 999) -> None:
+    """Copies a TF1 checkpoint with variables dropped, added or replaced (error-case tests)."""
+    reader = tf.train.load_checkpoint(str(source_dir))
+    values = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if k not in drop}
+    values.update(add or {})
+    values.update(replace or {})
+    graph = tf.Graph()
+    with graph.as_default():
+        variables = [v1.Variable(value, name=name) for name, value in values.items()]
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.variables_initializer(variables))
+            path = pathlib.Path(target_dir)
+            path.mkdir(parents=True, exist_ok=True)
+            v1.train.Saver(variables).save(sess, str(path / "model.ckpt"), global_step=step)
