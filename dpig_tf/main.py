@@ -41,6 +41,10 @@ flags.DEFINE_string("run_dir", None, "Run directory. Training: resumes if it exi
                     "numbered directory under runs/. Applications: the trained run to use.")
 flags.DEFINE_boolean("dry_run", False, "Print the resolved config, pull a few batches through "
                      "the data pipeline, print the network sizes as JSON, and exit.")
+flags.DEFINE_string("preset", None, "A preset folder (python -m dpig_tf.tools.preset, or "
+                    "import_tf1 --preset_out): the model for the applications and evaluation "
+                    "(instead of --run_dir), or the Stage-I networks for --stage=2 (unpacked "
+                    "into --run_dir).")
 flags.DEFINE_string("init_from", None, "Stage 2: the Stage-I run directory to restore and freeze.")
 flags.DEFINE_boolean("debug", False, "Show full tracebacks for user errors.")
 
@@ -93,6 +97,14 @@ class UsageError(ValueError):
 def _load_config():
     from dpig_tf import config_io
 
+    if FLAGS.config is None and FLAGS.preset:
+        from dpig_tf.pretrained import presets
+
+        print(f"No --config given: using the preset's ({FLAGS.preset}).")
+        cfg = presets.preset_config(FLAGS.preset)
+        for item in FLAGS.set:
+            config_io.apply_override(cfg, item)
+        return cfg.validate()
     if FLAGS.config is None:
         print(f"No --config given: using the demo config ({config_io.DEFAULT_CONFIG}).")
     return config_io.load_config(FLAGS.config, FLAGS.set)
@@ -101,28 +113,44 @@ def _load_config():
 def _train():
     from dpig_tf import config_io
 
+    if FLAGS.preset and (FLAGS.stage != 2 or FLAGS.init_from or not FLAGS.run_dir):
+        raise UsageError("--preset in training: use --stage=2 --preset=PRESET --run_dir=NEW "
+                         "(the preset's networks are unpacked into NEW, then Stage II runs)")
     if FLAGS.stage == 2 and not (FLAGS.init_from or FLAGS.run_dir) and not FLAGS.dry_run:
         raise UsageError("--stage=2 needs --init_from=RUN (the Stage-I run directory)")
     cfg = _load_config()
+    init_from = FLAGS.init_from
+    if FLAGS.preset and not FLAGS.dry_run:
+        from dpig_tf.pretrained import presets
+
+        init_from = str(presets.write_run_dir(FLAGS.preset, FLAGS.run_dir))
     print(config_io.to_yaml(cfg))
     from dpig_tf.training import run  # after the config: config errors come first, and fast
     if FLAGS.dry_run:
         summary = run.dry_run(cfg, FLAGS.stage)
         print(json.dumps(summary))
         return
-    run_dir = run.train(cfg, FLAGS.stage, run_dir=FLAGS.run_dir, init_from=FLAGS.init_from)
+    run_dir = run.train(cfg, FLAGS.stage, run_dir=FLAGS.run_dir, init_from=init_from)
     print(f"Run directory: {run_dir}")
+
+
+def _model_path() -> str:
+    """--run_dir or --preset: the trained model of the applications and evaluation."""
+    if FLAGS.run_dir and FLAGS.preset:
+        raise UsageError("give --run_dir or --preset, not both")
+    if not (FLAGS.run_dir or FLAGS.preset):
+        raise UsageError(f"--mode={FLAGS.mode} needs --run_dir=RUN (a trained run directory) "
+                         "or --preset=PRESET")
+    return FLAGS.run_dir or FLAGS.preset
 
 
 def _app_options():
     from dpig_tf.apps.options import AppOptions
 
-    if not FLAGS.run_dir:
-        raise UsageError(f"--mode={FLAGS.mode} needs --run_dir=RUN (a trained run directory)")
     if not FLAGS.out:
         raise UsageError(f"--mode={FLAGS.mode} needs --out")
     return AppOptions(
-        run_dir=FLAGS.run_dir, out=FLAGS.out, seed=FLAGS.seed, num=FLAGS.num,
+        run_dir=_model_path(), out=FLAGS.out, seed=FLAGS.seed, num=FLAGS.num,
         factors=tuple(FLAGS.factors), images=FLAGS.images, annotations=FLAGS.annotations,
         pairs=FLAGS.pairs, from_image=FLAGS["from"].value, to_image=FLAGS["to"].value,
         steps=FLAGS.steps, interpolation=FLAGS.interpolation, space=FLAGS.space,
@@ -144,10 +172,10 @@ def _run_app():
 def _evaluate():
     from dpig_tf.eval.evaluate_run import evaluate_run
 
-    if not FLAGS.run_dir or not FLAGS.out or not FLAGS.pairs:
-        raise UsageError("--mode=evaluate needs --run_dir, --pairs and --out")
+    if not FLAGS.out or not FLAGS.pairs:
+        raise UsageError("--mode=evaluate needs --run_dir (or --preset), --pairs and --out")
     report = evaluate_run(
-        run_dir=FLAGS.run_dir, pairs_csv=FLAGS.pairs, images_dir=FLAGS.images,
+        run_dir=_model_path(), pairs_csv=FLAGS.pairs, images_dir=FLAGS.images,
         annotations_csv=FLAGS.annotations, out_dir=FLAGS.out, metrics=FLAGS.metrics,
         protocol=FLAGS.protocol, inception_graph=FLAGS.inception_graph,
         fid_weights=FLAGS.fid_weights)

@@ -33,6 +33,7 @@ import json
 import numpy as np
 
 from export import representative_data
+from export import run_loader
 from export import signatures
 from export.run_loader import ExportError
 from export.run_loader import LoadedRun
@@ -209,7 +210,7 @@ def csv_ints(value: str) -> list[int]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", required=True)
+    run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--batch_sizes", type=csv_ints, default=list(DEFAULT_BATCH_SIZES))
     parser.add_argument("--endpoints", default=",".join(DEFAULT_ENDPOINTS))

@@ -73,6 +73,10 @@ def load_run(run_dir: str | pathlib.Path, crop_method: str = "tf",
     if crop_method not in CROP_METHODS:
         raise ExportError(f"crop_method must be one of {CROP_METHODS}, got {crop_method!r}")
     run_dir = pathlib.Path(run_dir)
+    from dpig_tf.pretrained import presets
+
+    if presets.is_preset(run_dir):
+        return _load_preset(run_dir, crop_method, require_stage2)
     cfg = read_run_config(run_dir)
     for sub, what in ((ckpt_names.STAGE1_DIR, "Stage-I encoder/generator"),
                       (ckpt_names.POSE_AE_DIR, "pose auto-encoder")):
@@ -99,6 +103,26 @@ def load_run(run_dir: str | pathlib.Path, crop_method: str = "tf",
         raise ExportError(f"--run_dir={run_dir}: {err}") from None
     return LoadedRun(run_dir=run_dir, cfg=cfg, dims=signatures.ModelDims.from_config(cfg),
                      model=model, has_stage2=bool(model.has_stage2))
+
+
+def _load_preset(path: pathlib.Path, crop_method: str, require_stage2: bool) -> LoadedRun:
+    from dpig_tf.models.disentangled_generator import MissingWeightsError
+    from dpig_tf.pretrained import presets
+
+    try:
+        model = presets.load_preset(path, require_stage2=require_stage2, crop_method=crop_method)
+    except (MissingWeightsError, ConfigError, presets.PresetError) as err:
+        raise ExportError(f"--preset={path}: {err}") from None
+    return LoadedRun(run_dir=path, cfg=model.config,
+                     dims=signatures.ModelDims.from_config(model.config), model=model,
+                     has_stage2=bool(model.has_stage2))
+
+
+def add_model_arguments(parser) -> None:
+    """`--run_dir=RUN | --preset=PRESET` (either lands in `args.run_dir`; presets load alike)."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--run_dir", help="a dpig_tf run directory (trained or imported)")
+    group.add_argument("--preset", dest="run_dir", help="a dpig_tf preset folder")
 
 
 def set_crop_method(model, method: str) -> int:

@@ -22,6 +22,7 @@ import json
 import shutil
 import warnings
 
+from export import run_loader
 from export import signatures
 from export.run_loader import ExportError
 from export.run_loader import LoadedRun
@@ -117,7 +118,7 @@ def call_endpoint(saved_model, dims: signatures.ModelDims, endpoint: str,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", required=True, help="a dpig_tf run directory")
+    run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="export root (mounted as /models)")
     parser.add_argument("--version", type=int, default=1, help="model version directory")
     parser.add_argument("--require_sample", action="store_true",

@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 from export import representative_data
+from export import run_loader
 from export import signatures
 from export.run_loader import ExportError
 from export.run_loader import LoadedRun
@@ -176,7 +177,7 @@ def _csv(value: str) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", required=True)
+    run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--quantize", default=",".join(QUANTIZATIONS),
                         help=f"comma list of {', '.join(QUANTIZATIONS)}")

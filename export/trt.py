@@ -33,6 +33,7 @@ import numpy as np
 
 from export import onnx_export
 from export import representative_data
+from export import run_loader
 from export import signatures
 from export import trt_runner
 from export.run_loader import ExportError
@@ -174,7 +175,7 @@ def convert_tftrt(args, out: pathlib.Path) -> pathlib.Path:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", required=True)
+    run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", default="fp16", choices=PRECISIONS)
     parser.add_argument("--batch_size", type=int, default=1)

@@ -32,6 +32,7 @@ from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
 from dpig_tf.models.disentangled_generator import POSE
 from dpig_tf.models.disentangled_generator import restore_networks
+from dpig_tf.pretrained import presets
 
 FOLDER = "bounding_box_train"
 
@@ -62,8 +63,12 @@ def run(opts) -> dict:
     discriminator = None
     if ranking:
         discriminator = factory.build_discriminator(model.config)
-        restore_networks(pathlib.Path(opts.run_dir) / names.STAGE1_DIR, "Stage-I discriminator",
-                         {names.DISCRIMINATOR: discriminator})
+        if presets.is_preset(opts.run_dir):
+            presets.load_network_weights(opts.run_dir, names.DISCRIMINATOR, discriminator,
+                                         presets.read_metadata(opts.run_dir))
+        else:
+            restore_networks(pathlib.Path(opts.run_dir) / names.STAGE1_DIR,
+                             "Stage-I discriminator", {names.DISCRIMINATOR: discriminator})
     poses = _real_poses(opts, model) if opts.pose_source == "real" else None
     rng = np.random.default_rng(opts.seed)
     records, index = [], 0

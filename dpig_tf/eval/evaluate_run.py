@@ -42,6 +42,7 @@ from dpig_tf.data import pipeline
 from dpig_tf.eval import image_folder
 from dpig_tf.eval import registry
 from dpig_tf.eval import score
+from dpig_tf.pretrained import presets
 
 GENERATED_DIR = "generated"
 TARGETS_DIR = "targets"
@@ -221,5 +222,6 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                      "mask": (f"source pose mask r{model.mask_radius}" if protocol == "dpig"
                               else f"target pose mask r{PATN_MASK_RADIUS}")}
     score.write_report(report, os.path.join(out_dir, REPORT_FILE))
-    append_run_metrics(run_dir, report, out_dir)
+    if not presets.is_preset(run_dir):  # a preset folder is read-only input
+        append_run_metrics(run_dir, report, out_dir)
     return report

@@ -329,7 +329,8 @@ class DisentangledGenerator(keras.Model):
     def from_run_dir(cls, run_dir, require_stage2: bool = False, crop_method: str = "tf"):
         """The restored inference object of a run directory.
 
-        Reads RUN/config.yaml, restores the encoder and generator from
+        A preset folder (dpig_tf/pretrained/presets.py) is loaded as such. Otherwise
+        reads RUN/config.yaml, restores the encoder and generator from
         RUN/checkpoints/stage1, the pose auto-encoder from RUN/checkpoints/pose_ae
         and, if present, the mapping networks from RUN/checkpoints/stage2. Every
         variable of the restored networks must be found in the checkpoint.
@@ -340,7 +341,11 @@ class DisentangledGenerator(keras.Model):
         """
         from dpig_tf import checkpoint as names
         from dpig_tf.config_io import read_saved_config
+        from dpig_tf.pretrained import presets
 
+        if presets.is_preset(run_dir):  # every --run_dir also takes a preset folder
+            return presets.load_preset(run_dir, require_stage2=require_stage2,
+                                       crop_method=crop_method)
         run_dir = pathlib.Path(run_dir)
         cfg = read_saved_config(run_dir / names.CONFIG_FILE)
         stage2_path = tf.train.latest_checkpoint(str(run_dir / names.STAGE2_DIR))

@@ -163,10 +163,12 @@ def check_variables(ckpt: Tf1Checkpoint, kind: str, rows: list, expected_shapes:
             raise ImportCheckpointError(f"{ckpt.prefix}: {row.tf1_name}: expected shape {want}, "
                                         f"found {got}")
     mapped = {row.tf1_name for row in rows}
-    unknown = sorted(n for n in ckpt.shapes if n not in mapped and not tf1_names.is_ignored(n, kind))
+    unknown = sorted(n for n in ckpt.shapes
+                     if n not in mapped and not tf1_names.is_ignored(n, kind))
     if unknown:
         name = unknown[0]
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
         raise ImportCheckpointError(
             f"{ckpt.prefix}: {name}: expected only the variables of the {KIND_TITLES[kind]} "
             f"(and optimizer slots / counters), found an unknown variable of shape "
-            f"{ckpt.shapes[name]}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+            f"{ckpt.shapes[name]}{more}")

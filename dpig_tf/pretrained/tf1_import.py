@@ -72,7 +72,8 @@ def import_tf1(dataset: str, sources: ImportSources, out: str, overrides=()) -> 
 
     from dpig_tf.models import factory
 
-    nets = {names.ENCODER: factory.build_encoder(cfg), names.GENERATOR: factory.build_generator(cfg),
+    nets = {names.ENCODER: factory.build_encoder(cfg),
+            names.GENERATOR: factory.build_generator(cfg),
             names.DISCRIMINATOR: factory.build_discriminator(cfg),
             names.POSE_ENCODER: factory.build_pose_encoder(cfg),
             names.POSE_DECODER: factory.build_pose_decoder(cfg)}

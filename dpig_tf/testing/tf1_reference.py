@@ -159,7 +159,8 @@ def dcgan_discriminator(images, rng, dim=64):
     for i in range(4):
         layer = f"Discriminator.{i + 1}"
         with v1.name_scope(layer):
-            filters = _param(layer, "Filters", _uniform(rng, 0.02, (5, 5, widths[i], widths[i + 1])))
+            shape = (5, 5, widths[i], widths[i + 1])
+            filters = _param(layer, "Filters", _uniform(rng, 0.02, shape))
             nhwc = tf.nn.conv2d(tf.transpose(x, [0, 2, 3, 1]), filters, [1, 2, 2, 1], "SAME")
             x = tf.transpose(nhwc, [0, 3, 1, 2])
             x = x + _param(layer, "Biases", rng.normal(0, 0.1, widths[i + 1]))[None, :, None, None]

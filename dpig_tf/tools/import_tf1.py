@@ -2,7 +2,8 @@
 
     python -m dpig_tf.tools.import_tf1 --dataset=market --stage1=Market1501_models/1 \
         --pose_ae=Market1501_models/2 --stage2_app=Market1501_models/3 \
-        --stage2_pose=Market1501_models/4 --out=runs/market-paper
+        --stage2_pose=Market1501_models/4 --out=runs/market-paper \
+        --preset_out=presets/market-paper
 
 Each flag takes a checkpoint folder (its newest model.ckpt-N) or a prefix. The run
 directory works with `--stage=2`, every application and every exporter. Nothing is
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stage2_app", help="model 3 / 103 (appearance mapping + critics)")
     parser.add_argument("--stage2_pose", help="model 4 / 104 (pose mapping + critic)")
     parser.add_argument("--out", help="the run directory to create (must not exist)")
+    parser.add_argument("--preset_out", help="also pack the imported run as this preset folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override (the conv width is read from the checkpoint)")
     parser.add_argument("--print_table", action="store_true",
@@ -54,6 +56,7 @@ def _print_table(dataset: str, overrides) -> None:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from dpig_tf.config import ConfigError
+    from dpig_tf.pretrained.presets import PresetError
     from dpig_tf.pretrained.tf1_checkpoint import ImportCheckpointError
 
     try:
@@ -67,13 +70,18 @@ def main(argv=None) -> int:
         sources = ImportSources(stage1=args.stage1, pose_ae=args.pose_ae,
                                 stage2_app=args.stage2_app, stage2_pose=args.stage2_pose)
         record = import_tf1(args.dataset, sources, args.out, args.set)
-    except (ImportCheckpointError, ConfigError) as err:
+        if args.preset_out:
+            from dpig_tf.pretrained import presets
+
+            presets.save_preset(args.out, args.preset_out)
+    except (ImportCheckpointError, ConfigError, PresetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     summary = {kind: {"model_id": s["model_id"], "step": s["step"],
                       "imported_variables": s["imported_variables"]}
                for kind, s in record["sources"].items()}
-    print(json.dumps({"run_dir": args.out, "dataset": args.dataset, "imported": summary,
+    print(json.dumps({"run_dir": args.out, "preset": args.preset_out,
+                      "dataset": args.dataset, "imported": summary,
                       "seconds": round(time.perf_counter() - start, 2)}, indent=1))
     return 0
 

@@ -35,7 +35,8 @@ def stage1_dir(market_originals):
 def test_missing_variable(stage1_dir, tmp_path):
     rewrite_checkpoint(stage1_dir, tmp_path / "bad", drop=[CONV5])
     msg = _import_error(tmp_path, ImportSources(stage1=str(tmp_path / "bad")))
-    assert CONV5 in msg and "missing" in msg and "expected a variable of shape (3, 3, 16, 16)" in msg
+    assert CONV5 in msg and "missing" in msg
+    assert "expected a variable of shape (3, 3, 16, 16)" in msg
 
 
 def test_unknown_extra_variable(stage1_dir, tmp_path):

@@ -1,0 +1,1 @@
+"""Pretrained weights: the authors' TF1 checkpoints (tf1_*) and dpig_tf presets (presets)."""
