@@ -60,9 +60,8 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "import_tf1", "width": args.width,
         "stage1_checkpoint_bytes": size,
-        "stage1_variables": len(record["sources"]["stage1"]["sha256"]) and
-        record["sources"]["stage1"]["imported_variables"] +
-        record["sources"]["stage1"]["skipped_variables"],
+        "stage1_variables": (record["sources"]["stage1"]["imported_variables"]
+                             + record["sources"]["stage1"]["skipped_variables"]),
         "imported_variables": {k: s["imported_variables"] for k, s in record["sources"].items()},
         "import_seconds": round(import_seconds, 2),
         "original_build_and_save_seconds": round(build_seconds, 2),
