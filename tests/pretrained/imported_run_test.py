@@ -14,7 +14,6 @@ from PIL import Image
 from dpig_tf import config_io
 from dpig_tf import from_preset
 from dpig_tf.apps import common
-from dpig_tf.apps import sample
 from dpig_tf.apps import transfer
 from dpig_tf.apps.options import AppOptions
 from dpig_tf.data import keypoints_csv
@@ -194,3 +193,29 @@ def test_preset_unpacks_to_a_stage2_ready_run_dir(market_preset, tmp_path):
     kp = np.zeros((1, 18, 3), np.float32)
     assert np.array_equal(model.decode(z[:, :224], z[:, 224:], kp).numpy(),
                           reference.decode(z[:, :224], z[:, 224:], kp).numpy())
+
+
+def test_virtual_market_ranks_with_the_imported_discriminator(market_import, market_preset,
+                                                              market_images, tmp_path):
+    from dpig_tf.apps import virtual_market
+
+    _, annotations, _, _ = market_images
+    scores = []
+    for name, path in (("run", market_import), ("preset", market_preset)):
+        virtual_market.run(AppOptions(run_dir=str(path), out=str(tmp_path / name), num_ids=1,
+                                      per_id=2, candidates=3, pose_source="real",
+                                      annotations=annotations, seed=1))
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        scores.append([r["d_score"] for r in summary["images"]])
+    assert len(scores[0]) == 2 and scores[0] == scores[1]  # the same D from either form
+
+
+def test_evaluate_on_a_preset_leaves_it_untouched(market_preset, market_images, tmp_path):
+    from dpig_tf.eval.evaluate_run import evaluate_run
+
+    images, annotations, pairs, _ = market_images
+    before = sorted(p.name for p in market_preset.rglob("*"))
+    report = evaluate_run(str(market_preset), pairs, images, annotations, str(tmp_path),
+                          metrics=("ssim", "l1"))
+    assert (tmp_path / "report.json").is_file() and report["run"]["run_dir"]
+    assert sorted(p.name for p in market_preset.rglob("*")) == before
