@@ -84,6 +84,7 @@ def import_tf1(dataset: str, sources: ImportSources, out: str, overrides=()) -> 
         nets[f"{short[factor]}_critic"] = net
 
     arch = tf1_names.architecture_of(cfg)
+    optimizers = {}
     record = {"format": IMPORT_FORMAT, "dataset": dataset, "dpig_tf_version": __version__,
               "imported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                   timespec="seconds"),
@@ -94,11 +95,16 @@ def import_tf1(dataset: str, sources: ImportSources, out: str, overrides=()) -> 
         check_variables(ckpt, kind, rows, expected)
         for row in rows:
             _weight(nets, row).assign(_transformed(ckpt.tensor(row.tf1_name), row, arch))
+        for name, variables, updates in _adam_groups(kind, nets, ckpt):
+            if _has_adam_slots(ckpt, rows, nets, variables):
+                optimizers[name] = _import_adam(cfg, name, variables, updates, ckpt, rows,
+                                                nets, arch)
         record["sources"][kind] = {
             "path": ckpt.prefix, "model_id": tf1_names.MODEL_IDS[dataset][kind],
             "step": ckpt.step, "imported_variables": len(rows),
             "skipped_variables": len(ckpt.shapes) - len(rows), "sha256": ckpt.sha256()}
-    _write_run_dir(pathlib.Path(out), cfg, nets, checkpoints, record)
+    record["optimizer_state"] = sorted(optimizers)
+    _write_run_dir(pathlib.Path(out), cfg, nets, optimizers, checkpoints, record)
     return record
 
 
@@ -152,7 +158,54 @@ def _transformed(value: np.ndarray, row: tf1_names.WeightMapping, arch) -> np.nd
     return value
 
 
-def _write_run_dir(out: pathlib.Path, cfg, nets: dict, checkpoints: dict, record: dict) -> None:
+def _adam_groups(kind: str, nets: dict, ckpt) -> list:
+    """(our optimizer name, its variables in our order, updates done) of a checkpoint kind.
+
+    The original updates G (with E) from step 1 and D from step 0 (SPEC 2.6), as our loop
+    does, so after the step-N save G has had N updates and D N + 1; the pose AE N.
+    """
+    step = ckpt.step or 0
+    if kind == tf1_names.STAGE1:
+        return [(names.G_OPTIMIZER, nets[names.ENCODER].trainable_variables
+                 + nets[names.GENERATOR].trainable_variables, step),
+                (names.D_OPTIMIZER, nets[names.DISCRIMINATOR].trainable_variables, step + 1)]
+    if kind == tf1_names.POSE_AE:
+        return [(names.POSE_AE_OPTIMIZER, nets[names.POSE_ENCODER].trainable_variables
+                 + nets[names.POSE_DECODER].trainable_variables, step)]
+    return []
+
+
+def _rows_by_variable(rows, nets) -> dict:
+    return {id(_weight(nets, row)): row for row in rows}
+
+
+def _has_adam_slots(ckpt, rows, nets, variables) -> bool:
+    by_var = _rows_by_variable(rows, nets)
+    return all(by_var[id(v)].tf1_name + suffix in ckpt.shapes
+               for v in variables for suffix in tf1_names.ADAM_SLOTS.values())
+
+
+def _import_adam(cfg, name: str, variables, updates: int, ckpt, rows, nets, arch):
+    """Our Stage-I Adam for `variables`, with the TF1 Adam moments and iteration count."""
+    from dpig_tf.training import optimizers
+
+    s1 = cfg.stage1
+    optimizer = optimizers.adam(s1.learning_rate, s1.beta_1, s1.beta_2, s1.epsilon,
+                                s1.lr_decay_steps, cfg.runtime.mixed_precision, name=name)
+    optimizer.build(variables)
+    by_var = _rows_by_variable(rows, nets)
+    for variable in variables:
+        row = by_var[id(variable)]
+        index = optimizer._get_variable_index(variable)
+        for slots, suffix in tf1_names.ADAM_SLOTS.items():
+            value = _transformed(ckpt.tensor(row.tf1_name + suffix), row, arch)
+            getattr(optimizer, f"_{slots}")[index].assign(value)
+    optimizer.iterations.assign(updates)
+    return optimizer
+
+
+def _write_run_dir(out: pathlib.Path, cfg, nets: dict, optimizers: dict, checkpoints: dict,
+                   record: dict) -> None:
     import tensorflow as tf
 
     def steps_done(kind):
@@ -166,12 +219,15 @@ def _write_run_dir(out: pathlib.Path, cfg, nets: dict, checkpoints: dict, record
         groups = {tf1_names.STAGE1: (names.STAGE1_DIR, {
             names.ENCODER: nets[names.ENCODER], names.GENERATOR: nets[names.GENERATOR],
             names.DISCRIMINATOR: nets[names.DISCRIMINATOR],
-            names.STEP: tf.Variable(steps_done(tf1_names.STAGE1), dtype=tf.int64)})}
+            names.STEP: tf.Variable(steps_done(tf1_names.STAGE1), dtype=tf.int64),
+            **{k: optimizers[k] for k in (names.G_OPTIMIZER, names.D_OPTIMIZER)
+               if k in optimizers}})}
         if tf1_names.POSE_AE in checkpoints:
             groups[tf1_names.POSE_AE] = (names.POSE_AE_DIR, {
                 names.POSE_ENCODER: nets[names.POSE_ENCODER],
                 names.POSE_DECODER: nets[names.POSE_DECODER],
-                names.POSE_AE_STEP: tf.Variable(steps_done(tf1_names.POSE_AE), dtype=tf.int64)})
+                names.POSE_AE_STEP: tf.Variable(steps_done(tf1_names.POSE_AE), dtype=tf.int64),
+                **{k: optimizers[k] for k in (names.POSE_AE_OPTIMIZER,) if k in optimizers}})
         if tf1_names.STAGE2_APP in checkpoints:
             stage2 = {k: v for k, v in nets.items() if k.endswith(("_mapping", "_critic"))}
             stage2[names.STEP] = tf.Variable(steps_done(tf1_names.STAGE2_APP), dtype=tf.int64)

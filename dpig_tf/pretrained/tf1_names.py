@@ -239,11 +239,17 @@ def table(kind: str, dataset: str, arch: Architecture, with_discriminator: bool 
 
 
 # Variables an original checkpoint holds besides the imported networks, by kind. They are
-# recognised (so they are not "unknown") and not imported: optimizer slots and counters
-# (training restarts its optimizers), and the copies of frozen networks that the Stage-II
-# trainers save alongside their own (E/G in 3/103/4/104, the pose AE in 4/104, which is the
-# RANDOM one in Market model 4, SPEC 8.2 #2: the pose AE comes from --pose_ae).
+# recognised (so they are not "unknown") and not imported as network weights: optimizer
+# slots (the Adam ones are imported into our optimizers, see ADAM_SLOTS), counters, and the
+# copies of frozen networks that the Stage-II trainers save alongside their own (E/G in
+# 3/103/4/104, the pose AE in 4/104, which is the RANDOM one in Market model 4, SPEC 8.2 #2:
+# the pose AE comes from --pose_ae).
 COUNTERS = ("step", "g_lr", "d_lr", "phase")
+# TF1 Adam slots of a variable V: V/Adam (first moment m), V/Adam_1 (second moment v). They
+# are imported into our Keras Adam optimizers for Stage I and the pose auto-encoder
+# (`tf1_import._import_adam`), so training can continue from an imported run; the
+# RMSProp slots of the Stage-II checkpoints are not (Stage II restarts its optimizers).
+ADAM_SLOTS = {"momentums": "/Adam", "velocities": "/Adam_1"}
 OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1", "/RMSProp", "/RMSProp_1")
 OPTIMIZER_PREFIXES = ("beta1_power", "beta2_power")
 FROZEN_COPIES = {

@@ -122,7 +122,8 @@ def pose_decoder(code, hidden=512, blocks=4):
             x = x + slim.fully_connected(slim.fully_connected(x, hidden, activation_fn=_lrelu),
                                          hidden, activation_fn=_lrelu)
         coords = slim.fully_connected(x, 36, activation_fn=None)
-        vis = tf.round(slim.fully_connected(x, 18, activation_fn=tf.sigmoid))
+        vis = slim.fully_connected(x, 18, activation_fn=tf.sigmoid)
+        vis = vis + tf.stop_gradient(tf.round(vis) - vis)  # binaryRound: identity gradient
     return tf.reshape(tf.concat([tf.reshape(coords, [-1, 18, 2]), vis[:, :, None]], -1), [-1, 54])
 
 
@@ -266,9 +267,12 @@ def build_and_save(kind: str, dataset: str, ckpt_dir, inputs: dict, channels: in
             optimizer().minimize(loss, var_list=var_list)
         with v1.Session(graph=graph) as sess:
             sess.run(v1.global_variables_initializer())
-            for var in v1.trainable_variables():  # slim biases start at 0: make them count
-                if var.name.endswith("biases:0"):
-                    var.load(rng.normal(0, 0.05, var.shape.as_list()).astype(np.float32), sess)
+            for var in v1.global_variables():  # zero-initialised values: make them count
+                if var.name.endswith(("biases:0", "/Adam:0", "/Adam_1:0")):
+                    value = rng.normal(0, 0.05, var.shape.as_list())
+                    if var.name.endswith("/Adam_1:0"):
+                        value = np.abs(value)  # a second moment
+                    var.load(value.astype(np.float32), sess)
             values = sess.run(outputs, {p[k]: inputs[k] for k in p})
             path = pathlib.Path(ckpt_dir)
             path.mkdir(parents=True, exist_ok=True)

@@ -219,3 +219,47 @@ def test_evaluate_on_a_preset_leaves_it_untouched(market_preset, market_images, 
                           metrics=("ssim", "l1"))
     assert (tmp_path / "report.json").is_file() and report["run"]["run_dir"]
     assert sorted(p.name for p in market_preset.rglob("*")) == before
+
+
+def test_adam_state_is_imported_and_stage1_continues(market_originals, market_import,
+                                                     market_images, tmp_path):
+    """The TF1 Adam moments land in our optimizers, and --stage=1 resumes the imported run."""
+    import shutil
+
+    import tensorflow as tf
+
+    from dpig_tf import checkpoint as names
+    from dpig_tf.models import factory
+    from dpig_tf.training import optimizers
+    from dpig_tf.training import run
+
+    folder, _, _ = market_originals["stage1"]
+    reader = tf.train.load_checkpoint(str(folder))
+    cfg = config_io.read_saved_config(market_import / "config.yaml")
+    encoder, generator = factory.build_encoder(cfg), factory.build_generator(cfg)
+    g_opt = optimizers.adam(2e-5, 0.5, 0.999, 1e-8, 50_000, name=names.G_OPTIMIZER)
+    g_opt.build(encoder.trainable_variables + generator.trainable_variables)
+    tf.train.Checkpoint(**{names.ENCODER: encoder, names.GENERATOR: generator,
+                           names.G_OPTIMIZER: g_opt}).restore(
+        tf.train.latest_checkpoint(str(market_import / names.STAGE1_DIR))).expect_partial()
+    index = g_opt._get_variable_index(generator.conv_out.kernel)
+    assert np.array_equal(g_opt._momentums[index].numpy(),
+                          reader.get_tensor("ID_AE/G/Conv_29/weights/Adam"))
+    assert np.array_equal(g_opt._velocities[index].numpy(),
+                          reader.get_tensor("ID_AE/G/Conv_29/weights/Adam_1"))
+    assert int(g_opt.iterations.numpy()) == 999  # G updates after the step-999 save
+    record = json.loads((market_import / "import.json").read_text())
+    assert record["optimizer_state"] == ["d_optimizer", "g_optimizer", "pose_ae_optimizer"]
+
+    copy = tmp_path / "run"
+    shutil.copytree(market_import, copy)
+    images, annotations, pairs, _ = market_images
+    train_cfg = config_io.load_config("market", [
+        f"model.base_channels={cfg.model.channels}", f"data.images={images}",
+        f"data.annotations={annotations}", f"data.pairs={pairs}", "stage1.batch_size=2",
+        "stage1.steps=1001", "stage1.pose_ae_steps=2001", "stage1.pose_ae_batch_size=2",
+        "stage1.checkpoint_every=1", "stage1.log_every=1", "stage1.image_every=1000",
+        "runtime.progress_bar=false"])
+    run.train(train_cfg, 1, run_dir=str(copy))
+    assert tf.train.latest_checkpoint(str(copy / names.STAGE1_DIR)).endswith("ckpt-1001")
+    assert tf.train.latest_checkpoint(str(copy / names.POSE_AE_DIR)).endswith("ckpt-2001")
