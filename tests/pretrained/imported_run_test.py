@@ -263,3 +263,19 @@ def test_adam_state_is_imported_and_stage1_continues(market_originals, market_im
     run.train(train_cfg, 1, run_dir=str(copy))
     assert tf.train.latest_checkpoint(str(copy / names.STAGE1_DIR)).endswith("ckpt-1001")
     assert tf.train.latest_checkpoint(str(copy / names.POSE_AE_DIR)).endswith("ckpt-2001")
+
+
+def test_import_command_writes_run_dir_and_preset(market_originals, tmp_path):
+    folders = {k: v[0] for k, v in market_originals.items()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dpig_tf.tools.import_tf1", "--dataset=market",
+         f"--stage1={folders['stage1']}", f"--pose_ae={folders['pose_ae']}",
+         f"--stage2_app={folders['stage2_app']}", f"--stage2_pose={folders['stage2_pose']}",
+         f"--out={tmp_path / 'run'}", f"--preset_out={tmp_path / 'preset'}"],
+        capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert {k: v["model_id"] for k, v in summary["imported"].items()} == {
+        "stage1": 1, "pose_ae": 2, "stage2_app": 3, "stage2_pose": 4}
+    assert (tmp_path / "run" / "import.json").is_file()
+    assert presets.read_metadata(tmp_path / "preset")["has_stage2"] is True
