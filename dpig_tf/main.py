@@ -74,6 +74,11 @@ flags.DEFINE_integer("batch_size", 16, "Batch size of the applications.")
 flags.DEFINE_string("fg_image", None, "--mode=transfer mixed form: foreground source image.")
 flags.DEFINE_string("bg_image", None, "--mode=transfer mixed form: background source image.")
 flags.DEFINE_string("pose_image", None, "--mode=transfer mixed form: pose source image.")
+flags.DEFINE_string("regions", None, "--mode=transfer region form: body regions taken from the "
+                    "donor (pairs 'from' / --from), e.g. upper_clothes,pants; any of head, "
+                    "upper_clothes, pants, left_arm, right_arm, left_leg, right_leg.")
+flags.DEFINE_enum("background-from", None, ["target", "donor"], "--mode=transfer region form: "
+                  "where the background code comes from (default target).")
 
 # --- Evaluation ----------------------------------------------------------------------------
 flags.DEFINE_list("metrics", ["ssim", "mask_ssim", "psnr", "l1"], "--mode=evaluate metrics: any "
@@ -129,7 +134,8 @@ def _app_options():
         source=FLAGS.source, poses=FLAGS.poses, fps=FLAGS.fps, num_ids=FLAGS.num_ids,
         per_id=FLAGS.per_id, candidates=FLAGS.candidates, pose_source=FLAGS.pose_source,
         batch_size=FLAGS.batch_size, fg_image=FLAGS.fg_image, bg_image=FLAGS.bg_image,
-        pose_image=FLAGS.pose_image)
+        pose_image=FLAGS.pose_image, regions=FLAGS.regions,
+        background_from=FLAGS["background-from"].value)
 
 
 def _run_app():
