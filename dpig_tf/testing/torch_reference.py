@@ -11,8 +11,8 @@ process (both bundle their own native libraries), and the tests import TF.
   python -m dpig_tf.testing.torch_reference inception DIR
       DIR/inputs.npz (images: uint8 (N,H,W,3))
       -> DIR/inception-random.pth, DIR/reference.npz (features (N, 2048)):
-      torchvision inception_v3 with seeded random weights and random BatchNorm
-      statistics, run the GFLA way (EVALUATION.md 3).
+      torchvision inception_v3 with seeded random (He-scaled) weights and random
+      BatchNorm statistics, run the GFLA way (EVALUATION.md 3).
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def inception_reference(folder: str) -> None:
     generator = torch.Generator().manual_seed(SEED + 1)
     with torch.no_grad():
         for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):  # He init keeps 2048-d features O(1)
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) *
+                                    (2.0 / fan_in) ** 0.5)
             if isinstance(module, torch.nn.BatchNorm2d):  # non-trivial eval statistics
                 n = module.num_features
                 module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
