@@ -82,8 +82,15 @@ flags.DEFINE_enum("background-from", None, ["target", "donor"], "--mode=transfer
 
 # --- Evaluation ----------------------------------------------------------------------------
 flags.DEFINE_list("metrics", ["ssim", "mask_ssim", "psnr", "l1"], "--mode=evaluate metrics: any "
-                  "of ssim, mask_ssim, is, mask_is, fid, psnr, l1.")
-flags.DEFINE_enum("protocol", "dpig", ["dpig", "patn"], "--mode=evaluate metric protocol.")
+                  "of ssim, mask_ssim, is, mask_is, fid, psnr, l1, fid_gfla, lpips, "
+                  "mask_lpips, ssim_256, mae, pckh; or all (every metric of --protocol).")
+flags.DEFINE_enum("protocol", "dpig", ["dpig", "patn", "gfla", "cfld"],
+                  "--mode=evaluate metric protocol (docs/EVALUATION.md).")
+flags.DEFINE_string("lpips_weights", None, "LPIPS .npz (python -m dpig_tf.eval.convert_weights).")
+flags.DEFINE_string("gfla_inception_weights", None, "torchvision Inception-v3 .pth/.npz for "
+                    "fid_gfla_torchvision.")
+flags.DEFINE_string("fid_reals", None, "Folder of real images for fid_gfla_torchvision "
+                    "(default: the targets).")
 flags.DEFINE_string("inception_graph", None, "Path of the 2015 Inception graph "
                     "(classify_image_graph_def.pb) for IS / mask-IS.")
 flags.DEFINE_string("fid_weights", None, "Path of InceptionV3 no-top weights (.h5) for FID.")
@@ -156,7 +163,8 @@ def _evaluate():
         run_dir=FLAGS.run_dir, pairs_csv=FLAGS.pairs, images_dir=FLAGS.images,
         annotations_csv=FLAGS.annotations, out_dir=FLAGS.out, metrics=FLAGS.metrics,
         protocol=FLAGS.protocol, inception_graph=FLAGS.inception_graph,
-        fid_weights=FLAGS.fid_weights)
+        fid_weights=FLAGS.fid_weights, lpips_weights=FLAGS.lpips_weights,
+        gfla_inception_weights=FLAGS.gfla_inception_weights, fid_reals=FLAGS.fid_reals)
     print(json.dumps(report, indent=1, default=str))
 
 

@@ -32,6 +32,7 @@ SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
 EPS = 1e-10
 GFLA_BATCH_SIZE = 64
+MIN_SIZE = 31  # AlexNet's second max-pool needs >= 3 x 3 inputs: images >= 31 x 31
 
 
 class LPIPS:
@@ -77,6 +78,10 @@ class LPIPS:
         return total
 
     def __call__(self, x0, x1) -> np.ndarray:
+        h, w = np.shape(x0)[1:3]
+        if min(h, w) < MIN_SIZE:
+            raise ValueError(f"LPIPS: expected images of at least {MIN_SIZE}x{MIN_SIZE} pixels "
+                             f"(AlexNet), found {h}x{w}")
         return self._distance(tf.convert_to_tensor(x0, tf.float32),
                               tf.convert_to_tensor(x1, tf.float32)).numpy()
 
@@ -87,15 +92,15 @@ def lpips_per_image(model: LPIPS, generated: np.ndarray, targets: np.ndarray,
     """Per-image LPIPS of uint8 (N,H,W,3) folders, GFLA style.
 
     Images become x/127.5 - 1; with `masks` ((N,H,W) uint8 x255, >127 = person) both
-    are multiplied by the mask (mask-LPIPS). GFLA drops the last N % 64 images.
+    are multiplied by the mask (mask-LPIPS). GFLA drops the last N % 64 images
+    (with fewer than 64, the batch is all of them).
     """
     n = generated.shape[0]
-    if drop_remainder:
+    if n < 1:
+        raise ValueError("LPIPS: expected at least 1 image pair, found 0")
+    if drop_remainder:  # GFLA: a set smaller than a batch is one batch; else N // batch batches
+        batch_size = min(batch_size, n)
         n = (n // batch_size) * batch_size
-        if n == 0:
-            raise ValueError(f"LPIPS (GFLA protocol) drops the remainder of batches of "
-                             f"{batch_size}: expected at least {batch_size} images, found "
-                             f"{generated.shape[0]}")
     out = []
     bar = tf.keras.utils.Progbar(n, unit_name="image") if progress else None
     for start in range(0, n, batch_size):
