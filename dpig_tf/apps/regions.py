@@ -129,3 +129,25 @@ def transfer_regions(model, target_image, target_kp, donor_image, donor_kp, regi
     if single:
         images = images[0]
     return RegionTransfer(images, codes, target_codes, donor_codes, regions, background_from)
+
+
+def region_boxes(model, keypoints) -> np.ndarray:
+    """(B, 7, 4) integer pixel boxes [y1, x1, y2, x2] (inclusive) of the regions, ROI order."""
+    kp = np.asarray(keypoints, np.float32)
+    kp = kp[None] if kp.ndim == 2 else kp
+    dummy = np.zeros((len(kp), model.image_height, model.image_width, 3), np.float32)
+    boxes = np.asarray(model.encoder_inputs(dummy, kp)["roi_boxes"])
+    return np.rint(boxes).astype(np.int64)
+
+
+def box_mask(box, height: int, width: int) -> np.ndarray:
+    y1, x1, y2, x2 = (int(v) for v in box)
+    mask = np.zeros((height, width), bool)
+    mask[max(y1, 0):y2 + 1, max(x1, 0):x2 + 1] = True
+    return mask
+
+
+def change_inside_vs_outside(result, reference, mask) -> tuple[float, float]:
+    """Mean |result - reference| (over channels) inside and outside a (H, W) mask."""
+    diff = np.abs(np.asarray(result, np.float64) - np.asarray(reference, np.float64)).mean(-1)
+    return float(diff[mask].mean()), float(diff[~mask].mean())

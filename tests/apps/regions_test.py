@@ -105,6 +105,24 @@ def test_transfer_app_writes_grid_and_pngs(tiny_run, tiny_images, tmp_path, mode
                                 background_from="donor"))
 
 
+def test_region_boxes_masks_and_change_measure(model_and_real):
+    model, real, files = model_and_real
+    _, kp = real.load(files[0])
+    boxes = regions.region_boxes(model, kp)
+    expected = np.asarray(model.encoder_inputs(np.zeros((1, model.image_height,
+                                                         model.image_width, 3)),
+                                               kp[None])["roi_boxes"])
+    np.testing.assert_array_equal(boxes, np.rint(expected))
+    mask = regions.box_mask((1, 2, 3, 5), 6, 8)
+    assert mask.sum() == 3 * 4 and mask[1:4, 2:6].all()
+    reference = np.zeros((6, 8, 3))
+    result = reference.copy()
+    result[mask] = 0.5
+    result[0, 0] = 0.25
+    inside, outside = regions.change_inside_vs_outside(result, reference, mask)
+    assert inside == 0.5 and outside == pytest.approx(0.25 / (48 - 12))
+
+
 def _main(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-m", "dpig_tf.main", "--mode=transfer", *args],
@@ -125,3 +143,43 @@ def test_cli_region_transfer_and_bad_region_name(tiny_run, tiny_images, tmp_path
     lines = bad.stderr.strip().splitlines()
     assert lines[-1].startswith("error: --regions: expected names from head,upper_clothes")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.large
+def test_swapped_region_changes_more_than_the_rest_on_a_trained_demo_run(tmp_path, monkeypatch):
+    """1000 demo-config steps; each swap changes its region's box more than outside it.
+
+    Measured on the demo schedule's own checkpoints (24 random test pairs, mean |change|
+    inside the target's region box / outside it): step 1000 upper_clothes 1.61,
+    pants 2.18, head 1.20; step 1500 1.74 / 2.17 / 1.59. An untrained generator does
+    not localise, hence a trained run.
+    """
+    from .disentanglement_test import SHORT_STEPS
+    from .disentanglement_test import _train_demo
+
+    steps = SHORT_STEPS
+    run_dir, _ = _train_demo(tmp_path, monkeypatch, [
+        f"stage1.steps={steps}", f"stage1.adversarial_warmup_steps={steps}",
+        "stage1.pose_ae_steps=50", f"stage1.checkpoint_every={steps}",
+        f"stage1.image_every={steps}"])
+    model = DisentangledGenerator.from_run_dir(run_dir)
+    real = common.real_images(AppOptions(run_dir=str(run_dir)), model)
+    names = real.names
+    rng = np.random.default_rng(0)
+    ratios = {}
+    for region in ("upper_clothes", "pants"):
+        inside, outside = [], []
+        for ti, di in (rng.choice(len(names), 2, replace=False) for _ in range(24)):
+            target, target_kp = real.load(names[ti])
+            donor, donor_kp = real.load(names[di])
+            out = regions.transfer_regions(model, target, target_kp, donor, donor_kp, region)
+            plain = model.decode(out.target_codes["foreground"],
+                                 out.target_codes["background"], target_kp[None]).numpy()[0]
+            box = regions.region_boxes(model, target_kp)[0, regions.REGION_NAMES.index(region)]
+            mask = regions.box_mask(box, model.image_height, model.image_width)
+            i, o = regions.change_inside_vs_outside(out.images, plain, mask)
+            inside.append(i)
+            outside.append(o)
+        ratios[region] = float(np.mean(inside) / np.mean(outside))
+    assert ratios["upper_clothes"] > 1.3, ratios
+    assert ratios["pants"] > 1.5, ratios
