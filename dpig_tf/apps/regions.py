@@ -117,13 +117,18 @@ def transfer_regions(model, target_image, target_kp, donor_image, donor_kp, regi
     regions = parse_regions(regions)
     background_from = check_background_from(background_from)
     single = np.ndim(target_image) == 3
-    batch = (lambda x: np.asarray(x, np.float32)[None]) if single else \
-        (lambda x: np.asarray(x, np.float32))
-    t_img, t_kp, d_img, d_kp = batch(target_image), batch(target_kp), batch(donor_image), \
-        batch(donor_kp)
-    as_numpy = (lambda codes: {k: np.asarray(v) for k, v in codes.items()})
-    target_codes = as_numpy(model.encode(t_img, t_kp))
-    donor_codes = as_numpy(model.encode(d_img, d_kp))
+
+    def batch(x):
+        x = np.asarray(x, np.float32)
+        return x[None] if single else x
+
+    def encode(image, keypoints):
+        return {k: np.asarray(v) for k, v in model.encode(image, keypoints).items()}
+
+    t_img, t_kp, d_img, d_kp = (batch(x) for x in (target_image, target_kp, donor_image,
+                                                   donor_kp))
+    target_codes = encode(t_img, t_kp)
+    donor_codes = encode(d_img, d_kp)
     codes = mix_codes(model, target_codes, donor_codes, regions, background_from)
     images = np.asarray(model.decode(codes[FOREGROUND], codes.get(BACKGROUND), t_kp))
     if single:
