@@ -11,10 +11,10 @@ import pytest
 from dpig_tf.data import keypoints_csv
 from dpig_tf.eval import evaluate_run as er
 from dpig_tf.pose import media
+from dpig_tf.testing.metric_weights import write_random_lpips_npz
 
 from .conftest import write_market_style_images
 from .conftest import write_untrained_run
-from .score_protocols_test import _random_lpips_npz
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,7 +33,7 @@ def square_run(tmp_path_factory):
 
 def test_gfla_protocol_writes_lpips_and_target_keypoints(square_run, tmp_path):
     cfg, run, (images, annotations, pairs_csv) = square_run
-    weights = _random_lpips_npz(tmp_path / "lpips.npz")
+    weights = write_random_lpips_npz(tmp_path / "lpips.npz")
     out = tmp_path / "eval"
     report = er.evaluate_run(run, pairs_csv, images, annotations, str(out),
                              metrics=["lpips", "mask_lpips", "ssim_256", "psnr"],
@@ -52,7 +52,7 @@ def test_gfla_protocol_writes_lpips_and_target_keypoints(square_run, tmp_path):
 
 def test_main_evaluate_cfld_and_unknown_protocol(square_run, tiny_run, tmp_path):
     cfg, run, (images, annotations, pairs_csv) = square_run
-    weights = _random_lpips_npz(tmp_path / "lpips.npz")
+    weights = write_random_lpips_npz(tmp_path / "lpips.npz")
     env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
     base = [sys.executable, "-m", "dpig_tf.main", "--mode=evaluate", f"--run_dir={run}",
             f"--pairs={pairs_csv}", f"--images={images}", f"--annotations={annotations}"]

@@ -19,27 +19,12 @@ from dpig_tf.eval import lpips_weights
 from dpig_tf.eval import score
 from dpig_tf.eval import weight_files
 from dpig_tf.pose import media
+from dpig_tf.testing.metric_weights import write_random_lpips_npz
 
 from .conftest import real_looking_pairs
 from .conftest import write_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _random_lpips_npz(path, seed=0):
-    """Random AlexNet trunk (He-scaled) + random positive heads with the real shapes."""
-    rng = np.random.default_rng(seed)
-    arrays, cin = {}, 3
-    for (idx, k, _, _, _), cout in zip(lpips_weights.ALEXNET_CONVS,
-                                      lpips_weights.ALEXNET_CHANNELS):
-        arrays[f"features.{idx}.weight"] = rng.normal(0, (2 / (cin * k * k)) ** 0.5,
-                                                      (cout, cin, k, k)).astype(np.float32)
-        arrays[f"features.{idx}.bias"] = rng.normal(0, 0.01, cout).astype(np.float32)
-        cin = cout
-    for k, c in enumerate(lpips_weights.ALEXNET_CHANNELS):
-        arrays[f"lin{k}.model.1.weight"] = rng.random((1, c, 1, 1)).astype(np.float32)
-    weight_files.save_npz(arrays, str(path))
-    return str(path)
 
 
 @pytest.fixture()
@@ -49,7 +34,7 @@ def gfla_folders(tmp_path):
             "targets": write_folder(tmp_path / "T", tgt),
             "masks": write_folder(tmp_path / "M", msk),
             "arrays": (gen, tgt, msk), "root": tmp_path,
-            "lpips": _random_lpips_npz(tmp_path / "lpips_alex.npz")}
+            "lpips": write_random_lpips_npz(tmp_path / "lpips_alex.npz")}
 
 
 def test_gfla_cli_writes_every_number_with_weights_hashes(gfla_folders, capsys):
