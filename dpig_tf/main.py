@@ -164,7 +164,8 @@ def _evaluate():
         annotations_csv=FLAGS.annotations, out_dir=FLAGS.out, metrics=FLAGS.metrics,
         protocol=FLAGS.protocol, inception_graph=FLAGS.inception_graph,
         fid_weights=FLAGS.fid_weights, lpips_weights=FLAGS.lpips_weights,
-        gfla_inception_weights=FLAGS.gfla_inception_weights, fid_reals=FLAGS.fid_reals)
+        gfla_inception_weights=FLAGS.gfla_inception_weights, fid_reals=FLAGS.fid_reals,
+        progress=True)
     print(json.dumps(report, indent=1, default=str))
 
 

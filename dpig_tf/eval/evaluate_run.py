@@ -167,7 +167,8 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                  metrics=DEFAULT_METRICS, protocol="dpig", inception_graph=None,
                  fid_weights=None, batch_size: int = 16, splits: int = 10,
                  max_pairs: int | None = None, lpips_weights=None,
-                 gfla_inception_weights=None, fid_reals=None, pose_graph=None) -> dict:
+                 gfla_inception_weights=None, fid_reals=None, pose_graph=None,
+                 progress: bool = False) -> dict:
     """Generate the test pairs of a run and score them; writes OUT/report.json.
 
     Args:
@@ -182,6 +183,7 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
             against the known target keypoints (OUT/target_keypoints.csv).
         batch_size: generation batch size.
         max_pairs: only the first `max_pairs` pairs (None: all).
+        progress: progress bars on the long metrics (LPIPS, GFLA FID, PCKh).
 
     Returns:
         The report dict (also written to OUT/report.json and appended to
@@ -230,7 +232,7 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                                  splits=splits, lpips_weights=lpips_weights,
                                  gfla_inception_weights=gfla_inception_weights,
                                  fid_reals=fid_reals, target_keypoints=target_kp_csv,
-                                 pose_graph=pose_graph)
+                                 pose_graph=pose_graph, progress=progress)
     report["run"] = {"run_dir": os.path.abspath(str(run_dir)),
                      "pairs_csv": os.path.abspath(pairs_csv),
                      "images_dir": os.path.abspath(images_dir),
