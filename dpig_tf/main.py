@@ -78,11 +78,23 @@ flags.DEFINE_integer("batch_size", 16, "Batch size of the applications.")
 flags.DEFINE_string("fg_image", None, "--mode=transfer mixed form: foreground source image.")
 flags.DEFINE_string("bg_image", None, "--mode=transfer mixed form: background source image.")
 flags.DEFINE_string("pose_image", None, "--mode=transfer mixed form: pose source image.")
+flags.DEFINE_string("regions", None, "--mode=transfer region form: body regions taken from the "
+                    "donor (pairs 'from' / --from), e.g. upper_clothes,pants; any of head, "
+                    "upper_clothes, pants, left_arm, right_arm, left_leg, right_leg.")
+flags.DEFINE_enum("background-from", None, ["target", "donor"], "--mode=transfer region form: "
+                  "where the background code comes from (default target).")
 
 # --- Evaluation ----------------------------------------------------------------------------
 flags.DEFINE_list("metrics", ["ssim", "mask_ssim", "psnr", "l1"], "--mode=evaluate metrics: any "
-                  "of ssim, mask_ssim, is, mask_is, fid, psnr, l1.")
-flags.DEFINE_enum("protocol", "dpig", ["dpig", "patn"], "--mode=evaluate metric protocol.")
+                  "of ssim, mask_ssim, is, mask_is, fid, psnr, l1, fid_gfla, lpips, "
+                  "mask_lpips, ssim_256, mae, pckh; or all (every metric of --protocol).")
+flags.DEFINE_enum("protocol", "dpig", ["dpig", "patn", "gfla", "cfld"],
+                  "--mode=evaluate metric protocol (docs/EVALUATION.md).")
+flags.DEFINE_string("lpips_weights", None, "LPIPS .npz (python -m dpig_tf.eval.convert_weights).")
+flags.DEFINE_string("gfla_inception_weights", None, "torchvision Inception-v3 .pth/.npz for "
+                    "fid_gfla_torchvision.")
+flags.DEFINE_string("fid_reals", None, "Folder of real images for fid_gfla_torchvision "
+                    "(default: the targets).")
 flags.DEFINE_string("inception_graph", None, "Path of the 2015 Inception graph "
                     "(classify_image_graph_def.pb) for IS / mask-IS.")
 flags.DEFINE_string("fid_weights", None, "Path of InceptionV3 no-top weights (.h5) for FID.")
@@ -157,7 +169,8 @@ def _app_options():
         source=FLAGS.source, poses=FLAGS.poses, fps=FLAGS.fps, num_ids=FLAGS.num_ids,
         per_id=FLAGS.per_id, candidates=FLAGS.candidates, pose_source=FLAGS.pose_source,
         batch_size=FLAGS.batch_size, fg_image=FLAGS.fg_image, bg_image=FLAGS.bg_image,
-        pose_image=FLAGS.pose_image)
+        pose_image=FLAGS.pose_image, regions=FLAGS.regions,
+        background_from=FLAGS["background-from"].value)
 
 
 def _run_app():
@@ -178,7 +191,9 @@ def _evaluate():
         run_dir=_model_path(), pairs_csv=FLAGS.pairs, images_dir=FLAGS.images,
         annotations_csv=FLAGS.annotations, out_dir=FLAGS.out, metrics=FLAGS.metrics,
         protocol=FLAGS.protocol, inception_graph=FLAGS.inception_graph,
-        fid_weights=FLAGS.fid_weights)
+        fid_weights=FLAGS.fid_weights, lpips_weights=FLAGS.lpips_weights,
+        gfla_inception_weights=FLAGS.gfla_inception_weights, fid_reals=FLAGS.fid_reals,
+        progress=True)
     print(json.dumps(report, indent=1, default=str))
 
 

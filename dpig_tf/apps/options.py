@@ -35,6 +35,9 @@ class AppOptions:
         batch_size: images per network call.
         fg_image, bg_image, pose_image: mixed transfer (foreground, background
             and pose from three images).
+        regions: transfer: comma-separated body-region names (`apps.regions.REGION_NAMES`)
+            taken from the donor (`from`); the rest comes from the target (`to`).
+        background_from: region transfer: "target" (default) or "donor".
     """
 
     run_dir: str = ""
@@ -61,6 +64,8 @@ class AppOptions:
     fg_image: str | None = None
     bg_image: str | None = None
     pose_image: str | None = None
+    regions: str | None = None
+    background_from: str | None = None
 
     def __post_init__(self):
         self.factors = tuple(f.strip() for f in self.factors if f.strip())

@@ -15,6 +15,10 @@ testers wrote are recreated and scored:
                              radius 4 stands in for PATN's `produce_ma_mask`
                              polygons, so patn mask metrics are close to, not
                              identical with, PATN's)
+                           gfla / cfld: as patn (GFLA's mask-LPIPS uses the
+                           target keypoints' `produce_ma_mask`)
+  OUT/target_keypoints.csv PG2 annotation CSV of the target files (%05d.png; the
+                           known target keypoints PCKh is measured against)
   OUT/pairs.csv            index,from,to of every written image
   OUT/report.json          `score_folders` report + run_dir / pairs / images
   RUN/metrics.jsonl        one appended line {"phase": "evaluate", "step": Stage-I
@@ -26,7 +30,8 @@ generated once, in file order (the original sampled 19,200 Market images with
 repeats from a shuffled queue; SPEC 4.2).
 
 CLI: `python -m dpig_tf.main --mode=evaluate --run_dir=RUN --pairs=CSV --out=DIR
-[--images=DIR --annotations=CSV --metrics=... --protocol=dpig|patn]`.
+[--images=DIR --annotations=CSV --metrics=...|all --protocol=dpig|patn|gfla|cfld
+--lpips_weights=NPZ --gfla_inception_weights=PTH --fid_reals=DIR]`.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ GENERATED_DIR = "generated"
 TARGETS_DIR = "targets"
 MASKS_DIR = "masks"
 PAIRS_FILE = "pairs.csv"
+TARGET_KEYPOINTS_FILE = "target_keypoints.csv"
 REPORT_FILE = "report.json"
 PATN_MASK_RADIUS = 4
 DEFAULT_METRICS = ("ssim", "mask_ssim", "psnr", "l1")
@@ -130,7 +136,7 @@ def generate_pairs(model, pairs, annotations, images_dir, dirs, protocol, pad_to
             Image.fromarray(targets[i]).save(os.path.join(dirs[TARGETS_DIR], name))
             Image.fromarray((mask > 0).astype(np.uint8) * 255, "L").save(
                 os.path.join(dirs[MASKS_DIR], name))
-            rows.append((index, src_name, tgt_name))
+            rows.append((index, src_name, tgt_name, kp_tgt[i]))
     return rows
 
 
@@ -161,7 +167,9 @@ def append_run_metrics(run_dir, report: dict, out_dir: str) -> None:
 def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                  metrics=DEFAULT_METRICS, protocol="dpig", inception_graph=None,
                  fid_weights=None, batch_size: int = 16, splits: int = 10,
-                 max_pairs: int | None = None) -> dict:
+                 max_pairs: int | None = None, lpips_weights=None,
+                 gfla_inception_weights=None, fid_reals=None, pose_graph=None,
+                 progress: bool = False) -> dict:
     """Generate the test pairs of a run and score them; writes OUT/report.json.
 
     Args:
@@ -170,10 +178,13 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
         images_dir, annotations_csv: the images and their PG2 keypoint CSV
             (None: the run config's test split).
         out_dir: output folder (must not already hold generated images).
-        metrics, protocol, inception_graph, fid_weights, splits: see
-            `score.score_folders`.
+        metrics, protocol, inception_graph, fid_weights, splits, lpips_weights,
+            gfla_inception_weights, fid_reals, pose_graph: see `score.score_folders`
+            (metrics may be "all": every metric of the protocol). PCKh is measured
+            against the known target keypoints (OUT/target_keypoints.csv).
         batch_size: generation batch size.
         max_pairs: only the first `max_pairs` pairs (None: all).
+        progress: progress bars on the long metrics (LPIPS, GFLA FID, PCKh).
 
     Returns:
         The report dict (also written to OUT/report.json and appended to
@@ -184,8 +195,11 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
 
     if protocol not in registry.PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
+    if metrics == "all" or list(metrics) == ["all"]:
+        metrics = registry.protocol_metrics(protocol, with_masks=True)
     metrics = registry.check_metrics(metrics)
-    score.check_model_files(metrics, inception_graph, fid_weights)
+    score.check_model_files(metrics, inception_graph, fid_weights, lpips_weights,
+                            gfla_inception_weights, pose_graph)
     pairs = keypoints_csv.read_pairs_csv(pairs_csv)
     if max_pairs is not None:
         pairs = pairs[:max_pairs]
@@ -211,10 +225,15 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
                           model.config.data.pad_width_to, batch_size)
     with open(os.path.join(out_dir, PAIRS_FILE), "w") as f:
         f.write("index,from,to\n")
-        f.writelines(f"{i:05d},{a},{b}\n" for i, a, b in rows)
+        f.writelines(f"{i:05d},{a},{b}\n" for i, a, b, _ in rows)
+    target_kp_csv = os.path.join(out_dir, TARGET_KEYPOINTS_FILE)
+    keypoints_csv.write_annotation_csv(target_kp_csv, {f"{i:05d}.png": kp for i, _, _, kp in rows})
     report = score.score_folders(dirs[GENERATED_DIR], dirs[TARGETS_DIR], dirs[MASKS_DIR],
                                  protocol, metrics, inception_graph, fid_weights,
-                                 splits=splits)
+                                 splits=splits, lpips_weights=lpips_weights,
+                                 gfla_inception_weights=gfla_inception_weights,
+                                 fid_reals=fid_reals, target_keypoints=target_kp_csv,
+                                 pose_graph=pose_graph, progress=progress)
     report["run"] = {"run_dir": os.path.abspath(str(run_dir)),
                      "pairs_csv": os.path.abspath(pairs_csv),
                      "images_dir": os.path.abspath(images_dir),

@@ -151,8 +151,8 @@ def test_missing_fid_weights(scored_folders):
 def test_unknown_metric_protocol_and_missing_masks(scored_folders):
     f = scored_folders
     with pytest.raises(ValueError, match="unknown metric"):
-        score.score_folders(f["generated"], f["targets"], None, "dpig", ["ssim", "lpips"])
+        score.score_folders(f["generated"], f["targets"], None, "dpig", ["ssim", "lpipz"])
     with pytest.raises(ValueError, match="unknown protocol"):
-        score.score_folders(f["generated"], f["targets"], None, "gfla", ["ssim"])
+        score.score_folders(f["generated"], f["targets"], None, "gfla2", ["ssim"])
     with pytest.raises(ValueError, match="need --masks"):
         score.score_folders(f["generated"], f["targets"], None, "dpig", ["mask_ssim"])
