@@ -16,12 +16,12 @@ import sys
 if __package__ in (None, ""):  # run as `python export/saved_model.py` (STYLE 2.1)
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import dataclasses
 import json
 import shutil
 import warnings
 
+from dpig_tf import cli
 from export import signatures
 from export.run_loader import ExportError
 from export.run_loader import LoadedRun
@@ -116,7 +116,7 @@ def call_endpoint(saved_model, dims: signatures.ModelDims, endpoint: str,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run_dir", required=True, help="a dpig_tf run directory")
     parser.add_argument("--out", required=True, help="export root (mounted as /models)")
     parser.add_argument("--version", type=int, default=1, help="model version directory")
@@ -126,16 +126,12 @@ def main(argv=None) -> int:
                         help="where --out is mounted inside the serving container")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        path = export_saved_model(args.run_dir, args.out, args.version, args.require_sample,
-                                  args.serving_base, args.overwrite)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    path = export_saved_model(args.run_dir, args.out, args.version, args.require_sample,
+                              args.serving_base, args.overwrite)
     print(f"SavedModel: {path}")
     print(f"TF Serving config: {pathlib.Path(args.out) / MODELS_CONFIG}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

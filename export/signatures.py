@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpig_tf.data import features
+from dpig_tf.errors import UserError
 
 TRANSFER = "transfer"
 ENCODE = "encode"
@@ -51,7 +52,7 @@ SAMPLE_POSE = "sample_pose"
 OUTPUT_IMAGE = "generated"
 
 
-class SignatureInputError(ValueError):
+class SignatureInputError(UserError):
     """A request does not match an endpoint's input signature."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from dpig_tf.apps import common
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 GRID_ROWS = 16
 
@@ -27,7 +28,7 @@ def run(opts) -> dict:
     if opts.fg_image or opts.bg_image or opts.pose_image:
         return _mixed(opts, model, real, out)
     if not opts.pairs:
-        raise ValueError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
+        raise UsageError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
                          "--fg_image/--bg_image/--pose_image")
     pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
     for a, b, line in pairs:
@@ -56,7 +57,7 @@ def _mixed(opts, model, real, out) -> dict:
     if model.has_background and not opts.bg_image:
         missing.append("bg_image")
     if missing:
-        raise ValueError("mixed transfer needs " + ", ".join(f"--{k}" for k in missing))
+        raise UsageError("mixed transfer needs " + ", ".join(f"--{k}" for k in missing))
     fg_img, fg_kp = real.load(opts.fg_image)
     _, pose_kp = real.load(opts.pose_image)
     fg = model.encode(fg_img[None], fg_kp[None])
@@ -74,3 +75,9 @@ def _mixed(opts, model, real, out) -> dict:
             "bg_image": opts.bg_image if model.has_background else None,
             "pose_image": opts.pose_image, "image": path, "grid": grid, "out": str(out),
             "num_images": 1, "checksum": int(np.asarray(fake, np.int64).sum())}
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.transfer: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("transfer")

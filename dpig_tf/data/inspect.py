@@ -16,7 +16,6 @@ Reference: SPEC.md sections 1.4-1.6.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -25,6 +24,7 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from dpig_tf import cli
 from dpig_tf.config import DataConfig
 from dpig_tf.data import pipeline
 from dpig_tf.data import pose
@@ -100,7 +100,7 @@ def _row(image, kps, mask, boxes, vis) -> np.ndarray:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Contact sheet + per-image arrays.")
+    parser = cli.ArgumentParser(description="Contact sheet + per-image arrays.")
     parser.add_argument("--dataset", required=True, choices=tuple(SIZES))
     parser.add_argument("--images", required=True, help="image folder")
     parser.add_argument("--annotations", required=True, help="annotation CSV")
@@ -119,4 +119,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

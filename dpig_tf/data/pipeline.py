@@ -52,6 +52,7 @@ from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data import pose_tf
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 SPLITS = ("train", "test")
 # Formats both PIL (validation) and tf.io.decode_image (reading) handle.
@@ -132,7 +133,7 @@ def images_and_annotations(data_cfg, split: str, images: str | None = None,
     images, annotations = images or paths["images"], annotations or paths["annotations"]
     if not images or not annotations:
         prefix = "data." + ("" if split == "train" else "test_")
-        raise ValueError(f"give --images (folder) and --annotations (PG2 keypoint CSV): the "
+        raise UsageError(f"give --images (folder) and --annotations (PG2 keypoint CSV): the "
                          f"run's config has no {prefix}images / {prefix}annotations")
     return images, annotations
 
@@ -364,7 +365,7 @@ def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False
         seed: shuffle seed; equal seeds give equal batches.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     index = build_index(data_cfg, split)
     height, width = data_cfg.image_height, data_cfg.image_width
     seq = sample_sequence(index, split, paired)

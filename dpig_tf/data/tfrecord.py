@@ -17,13 +17,13 @@ Reference: SPEC.md section 1.7 (the original's record contents), 1.2 (CSV).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
 
@@ -96,7 +96,7 @@ def read_records(path: str) -> list[tuple[str, bytes, np.ndarray]]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Pack images + annotation CSV into a TFRecord.")
+    parser = cli.ArgumentParser(description="Pack images + annotation CSV into a TFRecord.")
     parser.add_argument("--dataset", required=True, choices=("market", "deepfashion", "demo"))
     parser.add_argument("--images", required=True, help="image folder")
     parser.add_argument("--annotations", required=True, help="annotation CSV")
@@ -107,4 +107,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -35,13 +35,14 @@ correct match in the gallery are skipped (counted in `num_skipped_queries`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 
 import numpy as np
+
+from dpig_tf import cli
+from dpig_tf.errors import UserError
 
 NAME_RE = re.compile(r"^(-?\d+)_c(\d+)")
 JUNK_ID = -1
@@ -54,7 +55,7 @@ RESNET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applicati
                       + RESNET_WEIGHTS_FILE)
 
 
-class ReidDataError(ValueError):
+class ReidDataError(UserError):
     """A re-ID folder or file name that does not follow the Market format."""
 
 
@@ -271,7 +272,7 @@ def evaluate(model: str, query: str, gallery: str, batch_size: int = 64) -> dict
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dpig_tf.eval.reid",
+    parser = cli.ArgumentParser(prog="python -m dpig_tf.eval.reid",
                                      description="ResNet-50 re-ID baseline (SPEC 4.4).")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on a Market-format folder")
@@ -294,22 +295,18 @@ def main(argv=None) -> int:
     e.add_argument("--batch_size", type=int, default=64)
     e.add_argument("--out", default=None, help="write the result JSON here")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            result = train(args.data, args.out, args.epochs, args.weights, args.height,
-                           args.width, args.batch_size, args.lr, args.seed, args.max_steps,
-                           args.run_eagerly)
-        else:
-            result = evaluate(args.model, args.query, args.gallery, args.batch_size)
-            if args.out:
-                with open(args.out, "w") as f:
-                    json.dump(result, f, indent=1)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.command == "train":
+        result = train(args.data, args.out, args.epochs, args.weights, args.height,
+                       args.width, args.batch_size, args.lr, args.seed, args.max_steps,
+                       args.run_eagerly)
+    else:
+        result = evaluate(args.model, args.query, args.gallery, args.batch_size)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -18,9 +18,10 @@ import importlib.metadata
 import json
 import os
 import platform
-import sys
 import time
 
+from dpig_tf import cli
+from dpig_tf.errors import UsageError
 from dpig_tf.eval import image_folder
 from dpig_tf.eval import registry
 
@@ -85,14 +86,14 @@ def score_folders(generated: str, targets: str, masks: str | None = None,
         splits: IS splits.
     """
     if protocol not in registry.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
+        raise UsageError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
     metrics = registry.check_metrics(metrics)
     needs_masks = [m for m in metrics if m in registry.MASK_METRICS]
     if needs_masks and not masks:
-        raise ValueError(f"metric(s) {needs_masks} need --masks=DIR")
+        raise UsageError(f"metric(s) {needs_masks} need --masks=DIR")
     check_model_files(metrics, inception_graph, fid_weights)
     if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
 
     stems, gen, tgt, msk = load_folders(generated, targets, masks)
     inputs = registry.ScoreInputs(gen, tgt, msk, protocol, inception_graph, fid_weights,
@@ -140,7 +141,7 @@ def write_report(report: dict, path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m dpig_tf.eval.score",
         description="Score generated images against targets (DPIG/PG2 or PATN protocol).")
     parser.add_argument("--generated", required=True, help="folder of generated images")
@@ -163,17 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        report = score_folders(args.generated, args.targets, args.masks, args.protocol,
-                               args.metrics, args.inception_graph, args.fid_weights,
-                               args.batch_size, args.splits)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    report = score_folders(args.generated, args.targets, args.masks, args.protocol,
+                           args.metrics, args.inception_graph, args.fid_weights,
+                           args.batch_size, args.splits)
     write_report(report, args.out)
     print(json.dumps({"num_images": report["num_images"], **report["metrics"]}, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -21,9 +21,11 @@ from dpig_tf import checkpoint as names
 from dpig_tf.config import ConfigError
 from dpig_tf.config import ExperimentConfig
 from dpig_tf.data import features
+from dpig_tf.training import checkpoint_io
 from dpig_tf.training import loop
 from dpig_tf.training import optimizers
 from dpig_tf.training import run_dir as run_dirs
+from dpig_tf.training import run_lock
 from dpig_tf.training import runtime
 from dpig_tf.training import sample_grid
 from dpig_tf.training.metrics_log import MetricsLog
@@ -56,12 +58,13 @@ def train(cfg: ExperimentConfig, stage: int, run_dir: str | None = None,
                           f"{strategy.num_replicas_in_sync})")
     chief = runtime.is_chief(strategy)
     path, _ = run_dirs.prepare(cfg, 1, run_dir, write=chief)
-    print(f"Stage I in {path}: {strategy.num_replicas_in_sync} replica(s) "
-          f"({type(strategy).__name__})", flush=True)
-    if cfg.stage1.train_pose_ae:
-        train_pose_autoencoder(cfg, strategy, path, chief)
-    if cfg.stage1.train_image_gan:
-        train_image_gan(cfg, strategy, path, chief)
+    with run_lock.hold(path, enabled=chief):  # a second process on this run dir refuses
+        print(f"Stage I in {path}: {strategy.num_replicas_in_sync} replica(s) "
+              f"({type(strategy).__name__})", flush=True)
+        if cfg.stage1.train_pose_ae:
+            train_pose_autoencoder(cfg, strategy, path, chief)
+        if cfg.stage1.train_image_gan:
+            train_image_gan(cfg, strategy, path, chief)
     return str(path)
 
 
@@ -233,14 +236,9 @@ def _stage1_adam(cfg: ExperimentConfig, name: str):
 
 def _restore(checkpoint: tf.train.Checkpoint, directory: pathlib.Path) -> int:
     """Restores the latest checkpoint in `directory` (read by every worker); the step reached."""
-    latest = tf.train.latest_checkpoint(str(directory))
+    latest = checkpoint_io.restore_latest(checkpoint, directory)  # skips a corrupt newest
     if not latest:
         return 0
-    try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise ConfigError(f"cannot restore {latest} into the networks of this config: "
-                          f"{str(err).splitlines()[0]}") from None
     step = int(latest.rsplit("-", 1)[-1])
     print(f"Resumed {latest} (step {step})", flush=True)
     return step

@@ -102,9 +102,9 @@ def test_stage1_run_requires_sample_error(stage1_run_dir, tmp_path):
     with pytest.raises(ExportError, match="no Stage-II mapping weights"):
         saved_model.export_saved_model(str(stage1_run_dir), str(tmp_path / "b"),
                                        require_sample=True)
-    code = saved_model.main([f"--run_dir={stage1_run_dir}", f"--out={tmp_path / 'c'}",
-                             "--require_sample"])
-    assert code == 1
+    with pytest.raises(ExportError, match="no Stage-II mapping weights"):
+        saved_model.main([f"--run_dir={stage1_run_dir}", f"--out={tmp_path / 'c'}",
+                          "--require_sample"])
 
 
 @pytest.mark.large
