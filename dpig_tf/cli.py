@@ -148,7 +148,8 @@ def user_error_message(err: BaseException) -> str | None:
     """The one-line message of a user error, or None if `err` is a bug."""
     if isinstance(err, UserError):
         message = str(err)
-    elif isinstance(err, OSError) and err.errno in _USER_OS_ERRORS:
+    elif isinstance(err, OSError) and (err.errno in _USER_OS_ERRORS or isinstance(
+            err, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError))):
         reason = err.strerror or str(err)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             reason += " (free space or choose another output folder; nothing was half-written)"

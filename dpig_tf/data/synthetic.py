@@ -431,6 +431,11 @@ def main(argv=None) -> None:
     parser.add_argument("--height", type=int, default=128)
     parser.add_argument("--width", type=int, default=64)
     args = parser.parse_args(argv)
+    for field, value, least in (("--num_ids", args.num_ids, 1), ("--images_per_id",
+                                args.images_per_id, 2), ("--height", args.height, 16),
+                                ("--width", args.width, 8)):
+        if value < least:
+            raise UsageError(f"expected an integer >= {least}, found {value}", field=field)
     manifest = render_dataset(args.out, args.num_ids, args.images_per_id, args.seed,
                               args.height, args.width)
     print(json.dumps({"out": args.out, **manifest}))

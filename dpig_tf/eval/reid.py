@@ -152,18 +152,18 @@ def build_reid_model(num_ids: int, height: int = 256, width: int = 128,
     import keras
 
     if weights is not None and not os.path.isfile(weights):
-        raise FileNotFoundError(
-            f"ResNet-50 weights file {weights!r} not found; nothing is downloaded at run time: "
-            f"fetch {RESNET_WEIGHTS_URL} once and pass its path (or omit --weights for random "
-            "init)")
+        raise UserError(
+            f"expected the ResNet-50 weights file, found nothing; nothing is downloaded at run "
+            f"time: fetch {RESNET_WEIGHTS_URL} once and pass its path (or omit --weights for "
+            "random init)", weights, field="--weights")
     backbone = keras.applications.ResNet50(include_top=False, weights=None, pooling="avg",
                                            input_shape=(height, width, 3))
     if weights is not None:
         try:
             backbone.load_weights(weights)
         except Exception as err:  # h5py / Keras raise many types for a bad file
-            raise ValueError(f"{weights}: cannot load ResNet-50 no-top weights "
-                             f"({type(err).__name__}: {err})") from err
+            raise UserError(f"cannot load ResNet-50 no-top weights "
+                            f"({type(err).__name__}: {err})", weights, field="--weights") from err
     inputs = keras.Input((height, width, 3), name="image")
     features = keras.layers.Identity(name="features")(backbone(inputs))
     x = keras.layers.Dropout(dropout)(features)
@@ -240,8 +240,9 @@ def load_feature_model(model_path: str):
 
     path = os.path.join(model_path, MODEL_FILE) if os.path.isdir(model_path) else model_path
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"re-ID model {path!r} not found (train one with "
-                                "`python -m dpig_tf.eval.reid train --data=DIR --out=DIR`)")
+        raise UserError("expected a trained re-ID model, found nothing (train one with "
+                        "`python -m dpig_tf.eval.reid train --data=DIR --out=DIR`)", path,
+                        field="--model")
     model = keras.saving.load_model(path)
     height, width = model.input_shape[1:3]
     return keras.Model(model.input, model.get_layer("features").output), (height, width)

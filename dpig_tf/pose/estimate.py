@@ -20,7 +20,6 @@ import numpy as np
 from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
 from dpig_tf.errors import UsageError
-from dpig_tf.pose import estimator as estimator_lib
 from dpig_tf.pose import graph_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -51,6 +50,8 @@ def estimate_folder(images: str, out: str, graph_path: str | None = None,
     Returns {name: (18, 3) RCV} as written.
     """
     names = list_images(images)
+    from dpig_tf.pose import estimator as estimator_lib  # TensorFlow: after the folder check
+
     estimator = estimator_lib.PoseEstimator(graph_path)
     select = "largest" if single_person else "score"
     rows = {}
