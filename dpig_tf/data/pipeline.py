@@ -350,7 +350,7 @@ def sample_sequence(index: ExampleIndex, split: str, paired: bool) -> np.ndarray
 def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False,
                   shuffle: bool = True, repeat: bool = True,
                   input_context: tf.distribute.InputContext | None = None,
-                  seed: int = 0) -> tf.data.Dataset:
+                  seed: int = 0, skip_batches: int = 0) -> tf.data.Dataset:
     """Batched feature dicts of `split` ("train" | "test"), per `features.element_spec`.
 
     Args:
@@ -363,6 +363,9 @@ def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False
         repeat: repeat forever (and drop the final partial batch).
         input_context: shards examples over `num_input_pipelines`.
         seed: shuffle seed; equal seeds give equal batches.
+        skip_batches: batches of this pipeline already consumed: a resumed run continues
+            the exact example stream of an uninterrupted one. Skipped on the example
+            indices, before any image is decoded (cheap).
     """
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
@@ -380,6 +383,8 @@ def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False
         ds = ds.shuffle(max(1, shard_len), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
+        if skip_batches:
+            ds = ds.skip(skip_batches * per_batch)
 
     from_bytes = isinstance(index.sources[0], bytes)
     keypoints = tf.constant(index.keypoints)

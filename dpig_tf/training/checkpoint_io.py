@@ -39,8 +39,12 @@ def _is_corruption(err: BaseException) -> bool:
 
 
 def _first_line(err: BaseException) -> str:
+    """The readable part of an error: no `{{function_node ...}}` prefix, no `[Op:...]`."""
     text = getattr(err, "message", None) or str(err) or type(err).__name__
-    return text.strip().splitlines()[0][:300]
+    text = text.strip().splitlines()[0]
+    if text.startswith("{{function_node") and "}} " in text:
+        text = text.split("}} ", 1)[1]
+    return text.split(" [Op:", 1)[0][:300]
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint, directory: str | pathlib.Path) -> str | None:

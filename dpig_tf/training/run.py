@@ -141,8 +141,9 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         steps=s1.steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
         image_every=s1.image_every, examples_per_step=2 * s1.batch_size,
         progress_bar=rt.progress_bar and chief)
-    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start,
-                                         keys=INPUT_KEYS))
+    # Two batches per step (G, D); a resumed run continues the uninterrupted example stream.
+    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed,
+                                         skip_batches=2 * start, keys=INPUT_KEYS))
     functions = {}
 
     def step_function(update_generator=True, update_discriminator=True, swap_codes=True):
@@ -213,8 +214,8 @@ def train_pose_autoencoder(cfg: ExperimentConfig, strategy, run_dir: pathlib.Pat
     settings = loop.LoopSettings(
         steps=s1.pose_ae_steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
         examples_per_step=s1.pose_ae_batch_size, progress_bar=rt.progress_bar and chief)
-    dataset = _distributed_dataset(strategy, cfg, s1.pose_ae_batch_size, seed=rt.seed + start,
-                                   keys=(features.POSE_VECTOR,))
+    dataset = _distributed_dataset(strategy, cfg, s1.pose_ae_batch_size, seed=rt.seed,
+                                   skip_batches=start, keys=(features.POSE_VECTOR,))
     try:
         loop.run(
             strategy, model, loop.make_train_function(strategy, model, 1, rt.jit_compile),
@@ -251,12 +252,13 @@ def _manager(checkpoint, run_dir: pathlib.Path, subdir: str, keep: int, chief: b
 
 
 def _distributed_dataset(strategy, cfg: ExperimentConfig, global_batch: int, seed: int,
-                         keys: tuple | None = None):
+                         keys: tuple | None = None, skip_batches: int = 0):
     from dpig_tf.data.pipeline import build_dataset
 
     def dataset_fn(context: tf.distribute.InputContext):
         # build_dataset takes the GLOBAL batch and yields this pipeline's share of it.
-        dataset = build_dataset(cfg.data, "train", global_batch, input_context=context, seed=seed)
+        dataset = build_dataset(cfg.data, "train", global_batch, input_context=context, seed=seed,
+                                skip_batches=skip_batches)
         if keys:
             dataset = dataset.map(lambda batch: {k: batch[k] for k in keys})
         return dataset

@@ -213,7 +213,7 @@ def _run_phase(strategy, cfg, gan, manager, path, chief, phase, steps, batch_siz
 
     def dataset_fn(context):
         ds = build_dataset(cfg.data, "train", per_step,  # global batch; split by context
-                           input_context=context, seed=rt.seed + offset + start)
+                           input_context=context, seed=rt.seed + offset, skip_batches=start)
         return ds.map(lambda b: {k: b[k] for k in keys})
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
