@@ -99,6 +99,10 @@ def _train():
     if FLAGS.stage == 2 and not (FLAGS.init_from or FLAGS.run_dir) and not FLAGS.dry_run:
         raise UsageError("--stage=2 needs --init_from=RUN (the Stage-I run directory)")
     cfg = _load_config()
+    if FLAGS.run_dir and not FLAGS.dry_run:
+        from dpig_tf.training import run_lock
+
+        run_lock.check_free(FLAGS.run_dir)  # a second process refuses before TF starts
     print(config_io.to_yaml(cfg))
     from dpig_tf.training import run  # after the config: config errors come first, and fast
     if FLAGS.dry_run:

@@ -40,7 +40,7 @@ def build_archive(loaded: LoadedRun, endpoints=signatures.ENDPOINTS,
     archive = keras.export.ExportArchive()
     archive.track(loaded.model)  # the inference model only: no discriminator, no optimizer
     for name in endpoints:
-        fn = signatures.endpoint_function(loaded.model, loaded.dims, name)
+        fn = signatures.endpoint_function(loaded.model, loaded.dims, name, check_finite=True)
         specs = list(signatures.endpoint_specs(loaded.dims, name, batch_size).values())
         archive.add_endpoint(name=name, fn=fn, input_signature=specs)
         if name == serving_default:

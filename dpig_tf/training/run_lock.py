@@ -89,6 +89,18 @@ def acquire(run_dir: str | pathlib.Path) -> pathlib.Path:
             tmp.unlink()
 
 
+def check_free(run_dir: str | pathlib.Path) -> None:
+    """Raises RunLockedError if a live process holds the lock (cheap: before TF starts)."""
+    path = pathlib.Path(run_dir) / LOCK_FILE
+    owner = _read(path) if path.is_file() else None
+    if owner and owner.get("host") == socket.gethostname() and owner.get("pid") != os.getpid() \
+            and _pid_alive(int(owner.get("pid", -1))):
+        raise RunLockedError(
+            f"expected no other training process, found pid {owner['pid']} training in this "
+            f"run directory (started {time.ctime(owner.get('started', 0))}); wait for it or "
+            f"use another --run_dir", str(path))
+
+
 def release(path: pathlib.Path) -> None:
     """Removes the lock if this process still owns it."""
     owner = _read(path)
