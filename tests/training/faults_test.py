@@ -181,6 +181,7 @@ def test_five_sigkills_then_resume_equal_an_uninterrupted_run(tmp_path):
             proc.kill()
             proc.wait()
     assert len(kills) == 5, f"the run finished after {len(kills)} kills"
+    assert any("_temp" in name for name in kills[0]), kills[0]  # killed mid checkpoint write
     code, errors = second_refused
     assert code == 2 and len(errors) == 1 and run_lock.LOCK_FILE in errors[0], errors
     final = subprocess.run(_command(killed), cwd=REPO, env=_env(), capture_output=True,
