@@ -28,7 +28,6 @@ import sys
 if __package__ in (None, ""):  # run as `python bench/inference.py`
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import json
 import os
 import shutil
@@ -36,6 +35,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from dpig_tf import cli
 
 BACKENDS = ("keras", "tf_function", "tf_function_xla", "saved_model", "litert_fp32",
             "litert_fp16", "litert_int8", "onnxruntime")
@@ -301,7 +302,7 @@ def bench_config_isolated(key: str, backends, args, peak: float) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true",
                         help="tiny configs and timings: check that everything runs")
     parser.add_argument("--configs", default="market,lite",
@@ -370,4 +371,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

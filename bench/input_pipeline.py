@@ -12,7 +12,6 @@ and the load average, so a number taken on a busy machine can be judged.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,9 +19,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from dpig_tf import cli  # noqa: E402
+
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=50, help="timed batches")
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches first")
     parser.add_argument("--batch_size", type=int, default=64)
@@ -73,4 +74,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -25,18 +25,16 @@ import sys
 if __package__ in (None, ""):  # run as `python bench/train_step.py`
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from dpig_tf import cli  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="market,demo",
                         help="comma-separated config names to time (default market,demo)")
     parser.add_argument("--batch", type=int, default=0,
@@ -171,4 +169,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

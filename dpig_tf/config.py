@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from dpig_tf.errors import UserError
+
 DATASETS = ("market", "deepfashion", "demo")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 FOREGROUND_ENCODERS = ("roi", "whole_body")
@@ -21,7 +23,7 @@ BAD_EXAMPLE_POLICIES = ("error", "skip")
 MIXED_PRECISION = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value is invalid; the message names the key."""
 
 

@@ -8,6 +8,7 @@ types are errors that name the key and the file.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 from typing import Any, Iterable
 
@@ -70,7 +71,11 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Experiment
 
 
 def dump_config(cfg: ExperimentConfig, path: str | pathlib.Path) -> None:
-    pathlib.Path(path).write_text(to_yaml(cfg))
+    """Writes `cfg` as YAML atomically (a kill never leaves a half-written config.yaml)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(to_yaml(cfg))
+    os.replace(tmp, path)
 
 
 def to_yaml(cfg: ExperimentConfig) -> str:
@@ -91,7 +96,10 @@ def _read_yaml(path: pathlib.Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"expected valid YAML, found a syntax error ({problem})", str(path),
+                          mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return data

@@ -15,15 +15,13 @@ it, and hands plain values to one library function per command.
 from __future__ import annotations
 
 import json
-import os
-import sys
-import traceback
 
 from absl import app
 from absl import flags
 from absl import logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from dpig_tf import cli
+from dpig_tf.errors import UsageError
 
 MODES = ("train", "sample", "interpolate", "transfer", "video", "virtual_market", "evaluate",
          "disentanglement")
@@ -47,6 +45,7 @@ flags.DEFINE_string("preset", None, "A preset folder (python -m dpig_tf.tools.pr
                     "into --run_dir).")
 flags.DEFINE_string("init_from", None, "Stage 2: the Stage-I run directory to restore and freeze.")
 flags.DEFINE_boolean("debug", False, "Show full tracebacks for user errors.")
+flags.DEFINE_boolean("verbose", False, "Show TensorFlow's start-up and runtime logs.")
 
 # --- Applications --------------------------------------------------------------------------
 flags.DEFINE_string("out", None, "Output folder (or file for --mode=video).")
@@ -102,10 +101,6 @@ flags.DEFINE_string("fid_weights", None, "Path of InceptionV3 no-top weights (.h
 FLAGS = flags.FLAGS
 
 
-class UsageError(ValueError):
-    """A flag combination that cannot work."""
-
-
 def _load_config():
     from dpig_tf import config_io
 
@@ -131,6 +126,10 @@ def _train():
     if FLAGS.stage == 2 and not (FLAGS.init_from or FLAGS.run_dir) and not FLAGS.dry_run:
         raise UsageError("--stage=2 needs --init_from=RUN (the Stage-I run directory)")
     cfg = _load_config()
+    if FLAGS.run_dir and not FLAGS.dry_run:
+        from dpig_tf.training import run_lock
+
+        run_lock.check_free(FLAGS.run_dir)  # a second process refuses before TF starts
     init_from = FLAGS.init_from
     if FLAGS.preset and not FLAGS.dry_run:
         from dpig_tf.pretrained import presets
@@ -161,7 +160,7 @@ def _app_options():
 
     if not FLAGS.out:
         raise UsageError(f"--mode={FLAGS.mode} needs --out")
-    return AppOptions(
+    opts = AppOptions(
         run_dir=_model_path(), out=FLAGS.out, seed=FLAGS.seed, num=FLAGS.num,
         factors=tuple(FLAGS.factors), images=FLAGS.images, annotations=FLAGS.annotations,
         pairs=FLAGS.pairs, from_image=FLAGS["from"].value, to_image=FLAGS["to"].value,
@@ -171,6 +170,8 @@ def _app_options():
         batch_size=FLAGS.batch_size, fg_image=FLAGS.fg_image, bg_image=FLAGS.bg_image,
         pose_image=FLAGS.pose_image, regions=FLAGS.regions,
         background_from=FLAGS["background-from"].value)
+    opts.check_paths()  # before the application (and TensorFlow) is imported
+    return opts
 
 
 def _run_app():
@@ -183,10 +184,14 @@ def _run_app():
 
 
 def _evaluate():
-    from dpig_tf.eval.evaluate_run import evaluate_run
+    from dpig_tf.apps.options import AppOptions
 
     if not FLAGS.out or not FLAGS.pairs:
         raise UsageError("--mode=evaluate needs --run_dir (or --preset), --pairs and --out")
+    AppOptions(run_dir=_model_path(), out=FLAGS.out, images=FLAGS.images,
+               annotations=FLAGS.annotations, pairs=FLAGS.pairs).check_paths()
+    from dpig_tf.eval.evaluate_run import evaluate_run
+
     report = evaluate_run(
         run_dir=_model_path(), pairs_csv=FLAGS.pairs, images_dir=FLAGS.images,
         annotations_csv=FLAGS.annotations, out_dir=FLAGS.out, metrics=FLAGS.metrics,
@@ -199,27 +204,42 @@ def _evaluate():
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     # TF's checkpoint saver logs a line per save at INFO through absl; keep the console readable.
-    logging.set_verbosity(logging.WARNING)
+    logging.set_verbosity(logging.INFO if FLAGS.verbose else logging.WARNING)
+    if FLAGS.mode == "train":
+        _train()
+    elif FLAGS.mode == "evaluate":
+        _evaluate()
+    else:
+        _run_app()
+
+
+def parse_flags(argv: list[str], mode: str | None = None) -> list[str]:
+    """Parses `argv` into FLAGS (a bad value is a UsageError); returns the positional rest.
+
+    `mode` fixes --mode (the `python -m dpig_tf.apps.<mode>` entry points).
+    """
+    app.define_help_flags()
     try:
-        if FLAGS.mode == "train":
-            _train()
-        elif FLAGS.mode == "evaluate":
-            _evaluate()
-        else:
-            _run_app()
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        # User-level errors (bad config, bad files, bad flags) get one clear line, not a
-        # traceback; --debug shows the traceback.
-        if FLAGS.debug:
-            traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        rest = FLAGS(["dpig_tf.main", *argv])
+    except flags.Error as err:
+        raise UsageError(str(err)) from None
+    if mode is not None:
+        if FLAGS["mode"].present and FLAGS.mode != mode:
+            raise UsageError(f"this command runs --mode={mode}; found --mode={FLAGS.mode}",
+                             field="--mode")
+        FLAGS.mode = mode
+    return rest
 
 
 def run_main():
-    app.run(main)
+    cli.run(lambda argv: main(parse_flags(argv)))
+
+
+def run_app_main(mode: str):
+    """`python -m dpig_tf.apps.<mode>` / `dpig_tf.eval.evaluate_run`: this CLI with --mode fixed."""
+    cli.run(lambda argv: main(parse_flags(argv, mode)))
 
 
 if __name__ == "__main__":

@@ -20,20 +20,21 @@ import sys
 if __package__ in (None, ""):  # run as `python export/client.py` (STYLE 2.1)
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import json
 import urllib.error
 import urllib.request
 
 import numpy as np
 
+from dpig_tf import cli
+from dpig_tf.errors import UserError
 from export import signatures
 
 MODEL_NAME = "dpig"
 CONTRACT_FILE = "assets.extra/dpig_signatures.json"
 
 
-class ServingError(RuntimeError):
+class ServingError(UserError):
     """The server refused or failed a request; the message carries its error."""
 
 
@@ -188,7 +189,7 @@ def save_output(array: np.ndarray, path: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contract", required=True,
                         help=f"OUT/{MODEL_NAME}/<version> or its {CONTRACT_FILE}")
     parser.add_argument("--endpoint", default=signatures.TRANSFER,
@@ -211,14 +212,10 @@ def main(argv=None) -> int:
             parser.error(f"--input {item!r}: expected NAME=VALUE")
         inputs[name] = load_input(value)
     client = ServingClient(read_contract(args.contract), args.model_name, args.version)
-    try:
-        if args.rest:
-            outputs = client.rest_predict(args.rest, args.endpoint, inputs, args.format)
-        else:
-            outputs = client.grpc_predict(args.grpc, args.endpoint, inputs)
-    except (signatures.SignatureInputError, ServingError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if args.rest:
+        outputs = client.rest_predict(args.rest, args.endpoint, inputs, args.format)
+    else:
+        outputs = client.grpc_predict(args.grpc, args.endpoint, inputs)
     for name, value in outputs.items():
         print(f"{name}: shape {value.shape}, range [{value.min():.3f}, {value.max():.3f}]")
     if args.out and signatures.OUTPUT_IMAGE in outputs and args.endpoint != signatures.ENCODE:
@@ -227,4 +224,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -32,6 +32,7 @@ import json
 
 import numpy as np
 
+from dpig_tf import cli
 from export import representative_data
 from export import run_loader
 from export import signatures
@@ -209,18 +210,14 @@ def csv_ints(value: str) -> list[int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--batch_sizes", type=csv_ints, default=list(DEFAULT_BATCH_SIZES))
     parser.add_argument("--endpoints", default=",".join(DEFAULT_ENDPOINTS))
     args = parser.parse_args(argv)
     endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
-    try:
-        report = export_onnx(args.run_dir, args.out, args.batch_sizes, endpoints)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    report = export_onnx(args.run_dir, args.out, args.batch_sizes, endpoints)
     for name, entry in report["models"].items():
         print(f"{name}: max |diff| vs Keras {entry['max_abs_error']:.3g}, "
               f"{entry['non_static_dims']} non-static dims, ops {','.join(entry['op_types'])}")
@@ -229,4 +226,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

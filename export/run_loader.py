@@ -17,12 +17,13 @@ from dpig_tf import checkpoint as ckpt_names
 from dpig_tf.config import ConfigError
 from dpig_tf.config import ExperimentConfig
 from dpig_tf.config_io import read_saved_config
+from dpig_tf.errors import UserError
 from export import signatures
 
 CROP_METHODS = ("tf", "gather")
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """The run directory cannot be exported; the message says why."""
 
 

@@ -16,12 +16,12 @@ import sys
 if __package__ in (None, ""):  # run as `python export/saved_model.py` (STYLE 2.1)
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import dataclasses
 import json
 import shutil
 import warnings
 
+from dpig_tf import cli
 from export import run_loader
 from export import signatures
 from export.run_loader import ExportError
@@ -41,7 +41,7 @@ def build_archive(loaded: LoadedRun, endpoints=signatures.ENDPOINTS,
     archive = keras.export.ExportArchive()
     archive.track(loaded.model)  # the inference model only: no discriminator, no optimizer
     for name in endpoints:
-        fn = signatures.endpoint_function(loaded.model, loaded.dims, name)
+        fn = signatures.endpoint_function(loaded.model, loaded.dims, name, check_finite=True)
         specs = list(signatures.endpoint_specs(loaded.dims, name, batch_size).values())
         archive.add_endpoint(name=name, fn=fn, input_signature=specs)
         if name == serving_default:
@@ -117,7 +117,7 @@ def call_endpoint(saved_model, dims: signatures.ModelDims, endpoint: str,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True, help="export root (mounted as /models)")
     parser.add_argument("--version", type=int, default=1, help="model version directory")
@@ -127,16 +127,12 @@ def main(argv=None) -> int:
                         help="where --out is mounted inside the serving container")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        path = export_saved_model(args.run_dir, args.out, args.version, args.require_sample,
-                                  args.serving_base, args.overwrite)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    path = export_saved_model(args.run_dir, args.out, args.version, args.require_sample,
+                              args.serving_base, args.overwrite)
     print(f"SavedModel: {path}")
     print(f"TF Serving config: {pathlib.Path(args.out) / MODELS_CONFIG}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

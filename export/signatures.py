@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpig_tf.data import features
+from dpig_tf.errors import UserError
 
 TRANSFER = "transfer"
 ENCODE = "encode"
@@ -51,7 +52,7 @@ SAMPLE_POSE = "sample_pose"
 OUTPUT_IMAGE = "generated"
 
 
-class SignatureInputError(ValueError):
+class SignatureInputError(UserError):
     """A request does not match an endpoint's input signature."""
 
 
@@ -216,8 +217,26 @@ def assert_same_batch(tensors: dict[str, tf.Tensor], endpoint: str) -> list:
         for name, t in batched[1:]]
 
 
-def endpoint_function(model, dims: ModelDims, endpoint: str):
+def assert_finite(tensors: dict[str, tf.Tensor], endpoint: str) -> list:
+    """In-graph NaN/Inf checks of the float inputs (served SavedModel signatures).
+
+    A request that passed TF Serving's shape and dtype checks but holds NaN or Inf fails
+    with an InvalidArgumentError whose message names the endpoint and the input, instead
+    of silently returning a NaN image. `tf.Assert` (not tf.debugging.check_numerics, whose
+    message is an op dump).
+    """
+    return [tf.Assert(tf.reduce_all(tf.math.is_finite(t)),
+                      [f"endpoint {endpoint}: input {name} contains NaN or Inf; "
+                       f"expected finite values"], name=f"{name}_is_finite")
+            for name, t in tensors.items() if t.dtype.is_floating]
+
+
+def endpoint_function(model, dims: ModelDims, endpoint: str, check_finite: bool = False):
     """The endpoint as a Python function of its named inputs -> dict outputs.
+
+    `check_finite` adds the in-graph NaN/Inf checks (`assert_finite`) of the served
+    SavedModel; the static-batch formats (LiteRT, ONNX, TensorRT) have no Assert op and
+    rely on `validate_inputs` in their callers.
 
     `model` is the inference object (`DisentangledGenerator`): only its
     `encode`, `decode`, `transfer` and `sample` methods are used, so every
@@ -227,6 +246,8 @@ def endpoint_function(model, dims: ModelDims, endpoint: str):
     def checked(inputs):
         inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
         deps = assert_same_batch(inputs, endpoint)
+        if check_finite:
+            deps += assert_finite(inputs, endpoint)
         with tf.control_dependencies(deps):
             return {k: tf.identity(v) for k, v in inputs.items()}
 

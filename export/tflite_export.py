@@ -22,13 +22,13 @@ import sys
 if __package__ in (None, ""):  # run as `python export/tflite_export.py` (STYLE 2.1)
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import json
 import shutil
 import tempfile
 
 import numpy as np
 
+from dpig_tf import cli
 from export import representative_data
 from export import run_loader
 from export import signatures
@@ -176,7 +176,7 @@ def _csv(value: str) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--quantize", default=",".join(QUANTIZATIONS),
@@ -184,12 +184,8 @@ def main(argv=None) -> int:
     parser.add_argument("--endpoints", default=",".join(DEFAULT_ENDPOINTS))
     parser.add_argument("--num_calibration", type=int, default=32)
     args = parser.parse_args(argv)
-    try:
-        report = export_tflite(args.run_dir, args.out, _csv(args.quantize), _csv(args.endpoints),
-                               args.num_calibration)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    report = export_tflite(args.run_dir, args.out, _csv(args.quantize), _csv(args.endpoints),
+                           args.num_calibration)
     for name, entry in report["models"].items():
         print(f"{name}: {entry['bytes'] / 1e6:.2f} MB, max |diff| vs Keras "
               f"{entry['max_abs_error']:.3g}, {len(entry['ops'])} op types")
@@ -198,4 +194,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

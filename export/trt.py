@@ -25,12 +25,12 @@ import sys
 if __package__ in (None, ""):  # run as `python export/trt.py` (STYLE 2.1)
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
-import argparse
 import json
 import shlex
 
 import numpy as np
 
+from dpig_tf import cli
 from export import onnx_export
 from export import representative_data
 from export import run_loader
@@ -174,7 +174,7 @@ def convert_tftrt(args, out: pathlib.Path) -> pathlib.Path:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     run_loader.add_model_arguments(parser)
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", default="fp16", choices=PRECISIONS)
@@ -185,12 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tftrt", action="store_true",
                         help="also write a TF-TRT converted SavedModel (TensorRT builds of TF)")
     args = parser.parse_args(argv)
-    try:
-        return run(args, argv)
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run(args, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -19,6 +19,13 @@ BINARIES = (
     ("score", "dpig_tf/eval/score.py"),
     ("reid", "dpig_tf/eval/reid.py"),
     ("estimate_pose", "dpig_tf/pose/estimate.py"),
+    ("sample", "dpig_tf/apps/sample.py"),
+    ("interpolate", "dpig_tf/apps/interpolate.py"),
+    ("transfer", "dpig_tf/apps/transfer.py"),
+    ("video", "dpig_tf/apps/video.py"),
+    ("virtual_market", "dpig_tf/apps/virtual_market.py"),
+    ("disentanglement", "dpig_tf/apps/disentanglement.py"),
+    ("evaluate_run", "dpig_tf/eval/evaluate_run.py"),
 )
 EXPORT_BINARIES = ("saved_model", "tflite_export", "onnx_export", "trt", "client")
 

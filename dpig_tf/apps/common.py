@@ -10,6 +10,7 @@ from PIL import Image
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data import pipeline
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
 from dpig_tf.models.disentangled_generator import POSE
@@ -21,13 +22,13 @@ FACTOR_CODES = {"fg": FOREGROUND, "bg": BACKGROUND, "pose": POSE}
 
 def load_model(opts, require_stage2: bool = False) -> DisentangledGenerator:
     if not opts.run_dir:
-        raise ValueError("--run_dir is required (a trained run directory)")
+        raise UsageError("--run_dir is required (a trained run directory)")
     return DisentangledGenerator.from_run_dir(opts.run_dir, require_stage2=require_stage2)
 
 
 def out_dir(opts) -> pathlib.Path:
     if not opts.out:
-        raise ValueError("--out is required")
+        raise UsageError("--out is required")
     path = pathlib.Path(opts.out)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -54,7 +55,7 @@ class RealImages:
     def __init__(self, images: str | None, annotations: str | None, height: int, width: int,
                  pad_width_to: int = 0):
         if not images or not annotations:
-            raise ValueError("this application needs --images (folder) and --annotations "
+            raise UsageError("this application needs --images (folder) and --annotations "
                              "(PG2 keypoint CSV)")
         self.folder = pathlib.Path(images)
         if not self.folder.is_dir():

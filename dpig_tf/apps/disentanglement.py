@@ -28,6 +28,7 @@ from scipy import ndimage
 
 from dpig_tf.apps import common
 from dpig_tf.data import pose_tf
+from dpig_tf.errors import UsageError
 
 
 def measure(model, images, keypoints, batch_size: int = 16, partners=None) -> dict:
@@ -41,12 +42,12 @@ def measure(model, images, keypoints, batch_size: int = 16, partners=None) -> di
             partner of the same identity (same clothes) would hide the effect.
     """
     if not model.has_background:
-        raise ValueError("disentanglement needs a background branch (Market / demo models)")
+        raise UsageError("disentanglement needs a background branch (Market / demo models)")
     images = np.asarray(images, np.float32)
     keypoints = np.asarray(keypoints, np.float32)
     n = len(images)
     if n < 2:
-        raise ValueError("disentanglement needs at least 2 images")
+        raise UsageError("disentanglement needs at least 2 images")
     if partners is None:
         partners = (np.arange(n) + n // 2) % n
     partners = np.asarray(partners)
@@ -141,3 +142,9 @@ def run(opts) -> dict:
         out = common.out_dir(opts)
         (out / "disentanglement.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.disentanglement: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("disentanglement")

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpig_tf.apps import common
+from dpig_tf.errors import UsageError
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
 from dpig_tf.models.disentangled_generator import POSE
@@ -66,7 +67,7 @@ def invert(mapping, target, noise_std: float, seed: int, steps: int = INVERSION_
 
 def run(opts) -> dict:
     if not opts.from_image or not opts.to_image:
-        raise ValueError("--mode=interpolate needs --from and --to (image names in --images)")
+        raise UsageError("--mode=interpolate needs --from and --to (image names in --images)")
     noise_space = opts.space == "noise"
     model = common.load_model(opts, require_stage2=noise_space)
     out = common.out_dir(opts)
@@ -75,7 +76,7 @@ def run(opts) -> dict:
     codes = {k: v.numpy() for k, v in model.encode(images, kps).items()}
     chosen = common.codes_of(model, opts.factors)
     if not chosen:
-        raise ValueError("--factors: nothing to interpolate")
+        raise UsageError("--factors: nothing to interpolate")
     ts = np.linspace(0.0, 1.0, opts.steps, dtype=np.float32)[:, None]
     mix = slerp if opts.interpolation == "slerp" else lerp
     path = {}
@@ -110,3 +111,9 @@ def run(opts) -> dict:
     if noise_space:
         summary["inversion_relative_error"] = residuals
     return summary
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.interpolate: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("interpolate")

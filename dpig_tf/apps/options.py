@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+
+from dpig_tf import run_format
+from dpig_tf.errors import UsageError
+from dpig_tf.errors import UserError
 
 FACTOR_NAMES = ("fg", "bg", "pose")
 
@@ -71,14 +76,30 @@ class AppOptions:
         self.factors = tuple(f.strip() for f in self.factors if f.strip())
         bad = [f for f in self.factors if f not in FACTOR_NAMES]
         if bad:
-            raise ValueError(f"--factors: unknown factor(s) {bad}; use any of fg, bg, pose")
+            raise UsageError(f"--factors: unknown factor(s) {bad}; use any of fg, bg, pose")
         for key, value, choices in (("interpolation", self.interpolation, ("linear", "slerp")),
                                     ("space", self.space, ("embedding", "noise")),
                                     ("pose_source", self.pose_source, ("real", "sampled"))):
             if value not in choices:
-                raise ValueError(f"--{key} must be one of {', '.join(choices)}; got {value!r}")
+                raise UsageError(f"--{key} must be one of {', '.join(choices)}; got {value!r}")
         for key in ("num", "steps", "fps", "num_ids", "per_id", "batch_size"):
             if getattr(self, key) < 1:
-                raise ValueError(f"--{key} must be >= 1, got {getattr(self, key)}")
+                raise UsageError(f"--{key} must be >= 1, got {getattr(self, key)}")
         if self.candidates < 0:
-            raise ValueError(f"--candidates must be >= 0, got {self.candidates}")
+            raise UsageError(f"--candidates must be >= 0, got {self.candidates}")
+
+    def check_paths(self) -> None:
+        """Fails fast, before TensorFlow is imported, on a missing run or input path."""
+        run_format.check_run_dir(self.run_dir)
+        for field, value, want_dir in (("--images", self.images, True),
+                                       ("--annotations", self.annotations, False),
+                                       ("--pairs", self.pairs, False)):
+            if value and not (os.path.isdir(value) if want_dir else os.path.isfile(value)):
+                kind = "folder" if want_dir else "file"
+                found = "a file" if os.path.isfile(value) else (
+                    "a folder" if os.path.isdir(value) else "nothing")
+                raise UserError(f"expected an existing {kind}, found {found}", value,
+                                field=field)
+        if self.poses and "," not in self.poses and not os.path.exists(self.poses):
+            raise UserError("expected a PG2 CSV, a folder of OpenPose JSON files or a video, "
+                            "found nothing", self.poses, field="--poses")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from dpig_tf.apps import common
+from dpig_tf.errors import UsageError
 
 MAX_SOURCE_ROWS = 4
 ROW_LENGTH = 8
@@ -26,7 +27,7 @@ def run(opts) -> dict:
     out = common.out_dir(opts)
     codes = common.codes_of(model, opts.factors)
     if not codes:
-        raise ValueError("--factors: nothing to sample")
+        raise UsageError("--factors: nothing to sample")
     flags = {f: f in codes for f in model.factors}
     noise = {f: model.noise(opts.seed, opts.num, f) for f in codes}
     everything = all(flags.values())
@@ -68,3 +69,9 @@ def run(opts) -> dict:
                                           if common.FACTOR_CODES[f] in codes],
             "num_images": len(files), "sources": sources, "grid": grid, "out": str(out),
             "seed": opts.seed}
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.sample: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("sample")

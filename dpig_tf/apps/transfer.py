@@ -21,6 +21,7 @@ from dpig_tf.apps import common
 from dpig_tf.apps import regions as region_codes
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 GRID_ROWS = 16
 
@@ -36,7 +37,7 @@ def run(opts) -> dict:
     if opts.fg_image or opts.bg_image or opts.pose_image:
         return _mixed(opts, model, real, out)
     if not opts.pairs:
-        raise ValueError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
+        raise UsageError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
                          "--fg_image/--bg_image/--pose_image")
     pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
     for a, b, line in pairs:
@@ -65,7 +66,7 @@ def _mixed(opts, model, real, out) -> dict:
     if model.has_background and not opts.bg_image:
         missing.append("bg_image")
     if missing:
-        raise ValueError("mixed transfer needs " + ", ".join(f"--{k}" for k in missing))
+        raise UsageError("mixed transfer needs " + ", ".join(f"--{k}" for k in missing))
     fg_img, fg_kp = real.load(opts.fg_image)
     _, pose_kp = real.load(opts.pose_image)
     fg = model.encode(fg_img[None], fg_kp[None])
@@ -97,7 +98,7 @@ def _region_pairs(opts, real) -> list[tuple[str, str]]:
         return [(a, b) for a, b, _ in pairs]
     if opts.from_image and opts.to_image:
         return [(opts.from_image, opts.to_image)]
-    raise ValueError("--regions needs --pairs (rows donor,target) or --from=DONOR --to=TARGET")
+    raise UsageError("--regions needs --pairs (rows donor,target) or --from=DONOR --to=TARGET")
 
 
 def _regions(opts, model, real, out) -> dict:
@@ -121,3 +122,9 @@ def _regions(opts, model, real, out) -> dict:
             "background_from": background_from if model.has_background else None,
             "pairs": len(pairs), "num_images": len(files), "files": files, "grid": grid,
             "out": str(out), "columns": ["target", "donor", "result"]}
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.transfer: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("transfer")

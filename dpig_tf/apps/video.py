@@ -40,6 +40,7 @@ from dpig_tf.apps import common
 from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 VIDEO_INPUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -51,7 +52,7 @@ CROP_MARGIN_TOP, CROP_MARGIN_BOTTOM = 0.15, 0.08
 def read_pose_sequence(poses: str, height: int, width: int) -> list[tuple[str, np.ndarray]]:
     """[(frame label, keypoints (18, 3))] in frame order; see the module docstring."""
     if not poses:
-        raise ValueError("--mode=video needs --poses (a PG2 CSV, a folder of OpenPose JSON "
+        raise UsageError("--mode=video needs --poses (a PG2 CSV, a folder of OpenPose JSON "
                          "files, or a comma-separated list of JSON files)")
     path = pathlib.Path(poses)
     if path.suffix.lower() in VIDEO_INPUT_SUFFIXES:
@@ -145,24 +146,24 @@ def write_video(frames: np.ndarray, path: pathlib.Path, fps: int) -> str:
             import imageio.v2 as imageio
             import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary comes with the wheel)
         except ImportError as err:
-            raise ValueError(f"{path}: writing .mp4 needs imageio-ffmpeg ({err}); "
+            raise UsageError(f"{path}: writing .mp4 needs imageio-ffmpeg ({err}); "
                              "pip install imageio-ffmpeg, or use a .gif output") from None
         with imageio.get_writer(str(path), fps=fps, codec="libx264", quality=8,
                                 macro_block_size=1, ffmpeg_log_level="error") as writer:
             for f in frames:
                 writer.append_data(f)
     else:
-        raise ValueError(f"{path}: video output must end in .mp4 or .gif")
+        raise UsageError(f"{path}: video output must end in .mp4 or .gif")
     return str(path)
 
 
 def run(opts) -> dict:
     if not opts.source:
-        raise ValueError("--mode=video needs --source (the appearance image, a name in --images)")
+        raise UsageError("--mode=video needs --source (the appearance image, a name in --images)")
     model = common.load_model(opts)
     out = pathlib.Path(opts.out or "")
     if not opts.out:
-        raise ValueError("--out is required (a .mp4/.gif file or a folder)")
+        raise UsageError("--out is required (a .mp4/.gif file or a folder)")
     video_path = out if out.suffix.lower() in VIDEO_SUFFIXES else out / "video.gif"
     frames_dir = video_path.parent / (video_path.stem + "_frames")
     frames_dir.mkdir(parents=True, exist_ok=True)
@@ -190,3 +191,9 @@ def run(opts) -> dict:
             "fps": opts.fps, "generation_fps": len(frames) / max(t_frames - t_ready, 1e-9),
             "setup_seconds": t_ready - t0, "total_seconds": t_end - t0,
             "num_images": len(files)}
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.video: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("video")

@@ -27,6 +27,7 @@ from dpig_tf import checkpoint as names
 from dpig_tf.apps import common
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data import pipeline
+from dpig_tf.errors import UsageError
 from dpig_tf.models import factory
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
@@ -42,12 +43,12 @@ def _real_poses(opts, model) -> np.ndarray:
     if not csv:  # the training poses of the run's dataset
         _, csv = pipeline.images_and_annotations(model.config.data, "train")
     if not pathlib.Path(csv).is_file():
-        raise ValueError(f"--pose_source=real needs --annotations (a PG2 keypoint CSV); "
+        raise UsageError(f"--pose_source=real needs --annotations (a PG2 keypoint CSV); "
                          f"{csv!r} not found")
     rows = keypoints_csv.read_annotation_csv(csv)
     poses = [rcv for rcv in rows.values() if (rcv[:, 2] > 0).sum() >= 2]
     if not poses:
-        raise ValueError(f"{csv}: no pose with at least 2 visible joints")
+        raise UsageError(f"{csv}: no pose with at least 2 visible joints")
     return np.stack(poses).astype(np.float32)
 
 
@@ -58,7 +59,7 @@ def run(opts) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     ranking = opts.candidates > 0
     if ranking and opts.candidates < opts.per_id:
-        raise ValueError(f"--candidates={opts.candidates} must be >= --per_id={opts.per_id}")
+        raise UsageError(f"--candidates={opts.candidates} must be >= --per_id={opts.per_id}")
     per_id_generated = opts.candidates if ranking else opts.per_id
     discriminator = None
     if ranking:
@@ -118,3 +119,9 @@ def run(opts) -> dict:
     (out / "summary.json").write_text(json.dumps(dict(summary, images=records), indent=1))
     summary["summary_json"] = str(out / "summary.json")
     return summary
+
+
+if __name__ == "__main__":  # python -m dpig_tf.apps.virtual_market: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("virtual_market")

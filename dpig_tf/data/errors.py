@@ -6,20 +6,19 @@ field and what was expected; never a traceback from inside TensorFlow).
 
 from __future__ import annotations
 
+from dpig_tf.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """Bad input data; the message names the file (and line) at fault.
 
     Args:
         message: what is wrong and what was expected.
         path: the offending file, if any.
         line: 1-based line number in `path`, if any.
+        field: the offending column or key, if any.
     """
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None):
-        self.path = path
-        self.line = line
-        where = ""
-        if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(where + message)
+    def __init__(self, message: str, path: str | None = None, line: int | None = None,
+                 field: str | None = None):
+        super().__init__(message, path, line, field)

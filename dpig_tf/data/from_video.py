@@ -23,15 +23,14 @@ renumbered from 1.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
 from dpig_tf.pose import estimator as estimator_lib
 from dpig_tf.pose import graph_file
@@ -266,7 +265,7 @@ def build_from_video(video: str, out: str, *, graph_path: str | None = None,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", required=True, help="video file (anything ffmpeg decodes)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--max_frames", type=int, default=None,
@@ -283,14 +282,11 @@ def main(argv=None):
     parser.add_argument("--reestimate", action="store_true",
                         help="estimate keypoints on each crop instead of mapping them")
     args = parser.parse_args(argv)
-    try:
-        build_from_video(args.video, args.out, graph_path=args.graph,
-                         max_frames=args.max_frames, every=args.every,
-                         min_joints=args.min_joints, min_person_height=args.min_person_height,
-                         min_track_length=args.min_track_length, reestimate=args.reestimate)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
+    build_from_video(args.video, args.out, graph_path=args.graph,
+                     max_frames=args.max_frames, every=args.every,
+                     min_joints=args.min_joints, min_person_height=args.min_person_height,
+                     min_track_length=args.min_track_length, reestimate=args.reestimate)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -16,7 +16,6 @@ Reference: SPEC.md sections 1.4-1.6.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -25,9 +24,11 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from dpig_tf import cli
 from dpig_tf.config import DataConfig
-from dpig_tf.data import pipeline
+from dpig_tf.data import keypoints_csv
 from dpig_tf.data import pose
+from dpig_tf.errors import UserError
 
 SIZES = {"market": (128, 64, 7), "demo": (128, 64, 7), "deepfashion": (256, 256, 8)}
 PART_COLOURS = ((255, 0, 0), (0, 200, 0), (0, 0, 255), (255, 200, 0), (255, 0, 255),
@@ -39,6 +40,8 @@ def inspect_dataset(dataset: str, images: str, annotations: str, out: str,
                     limit: int = 0, height: int = 0, width: int = 0, mask_radius: int = 0,
                     heatmap_radius: int = 4, pad_width_to: int = 0) -> dict:
     """Writes the contact sheet and per-image arrays; returns a summary dict."""
+    from dpig_tf.data import pipeline  # TensorFlow: after the cheap input checks of `main`
+
     h0, w0, r0 = SIZES[dataset]
     cfg = DataConfig(dataset=dataset, images=images, annotations=annotations,
                      image_height=height or h0, image_width=width or w0,
@@ -100,7 +103,7 @@ def _row(image, kps, mask, boxes, vis) -> np.ndarray:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Contact sheet + per-image arrays.")
+    parser = cli.ArgumentParser(description="Contact sheet + per-image arrays.")
     parser.add_argument("--dataset", required=True, choices=tuple(SIZES))
     parser.add_argument("--images", required=True, help="image folder")
     parser.add_argument("--annotations", required=True, help="annotation CSV")
@@ -112,6 +115,12 @@ def main(argv=None) -> None:
     parser.add_argument("--pad_width_to", type=int, default=0,
                         help="pad narrower images to this width (DeepFashion 176 -> 256)")
     args = parser.parse_args(argv)
+    # Fail fast on the common mistakes, before TensorFlow is imported.
+    if not os.path.isdir(args.images):
+        raise UserError("expected an image folder, found "
+                        f"{'a file' if os.path.exists(args.images) else 'nothing'}",
+                        args.images, field="--images")
+    keypoints_csv.read_annotation_csv_with_lines(args.annotations)
     summary = inspect_dataset(args.dataset, args.images, args.annotations, args.out,
                               args.limit, args.height, args.width, args.mask_radius,
                               pad_width_to=args.pad_width_to)
@@ -119,4 +128,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

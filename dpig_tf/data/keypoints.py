@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from dpig_tf.data.errors import DataError
+
 NUM_JOINTS = 18
 MISSING_VALUE = -1  # PG2/PATN CSV marker of a missing joint
 
@@ -58,8 +60,8 @@ def from_pg2_lists(ys: Sequence[int], xs: Sequence[int]) -> np.ndarray:
     ys = np.asarray(ys, np.float32).reshape(-1)
     xs = np.asarray(xs, np.float32).reshape(-1)
     if ys.shape != (NUM_JOINTS,) or xs.shape != (NUM_JOINTS,):
-        raise ValueError(f"expected {NUM_JOINTS} y and {NUM_JOINTS} x values, "
-                         f"got {ys.size} and {xs.size}")
+        raise DataError(f"expected {NUM_JOINTS} y and {NUM_JOINTS} x values, "
+                        f"got {ys.size} and {xs.size}")
     vis = (ys != MISSING_VALUE) & (xs != MISSING_VALUE)
     rcv = np.stack([np.where(vis, ys, 0), np.where(vis, xs, 0), vis], axis=-1)
     return rcv.astype(np.float32)
@@ -112,8 +114,8 @@ def from_openpose_flat(values: Sequence[float], threshold: float = 0.0) -> np.nd
     elif arr.size == 75:
         xyc = arr.reshape(25, 3)[list(BODY25_TO_COCO18)]
     else:
-        raise ValueError(f"pose_keypoints_2d has {arr.size} values; expected 54 "
-                         "(COCO-18) or 75 (BODY_25)")
+        raise DataError(f"pose_keypoints_2d has {arr.size} values; expected 54 "
+                        "(COCO-18) or 75 (BODY_25)")
     vis = xyc[:, 2] > threshold
     return np.stack([np.where(vis, xyc[:, 1], 0), np.where(vis, xyc[:, 0], 0), vis],
                     axis=-1).astype(np.float32)
@@ -126,29 +128,29 @@ def from_openpose_json(source, threshold: float = 0.0) -> list[np.ndarray]:
     elif isinstance(source, os.PathLike) or not source.lstrip().startswith("{"):
         where = os.fspath(source)
         if not os.path.isfile(where):
-            raise ValueError(f"{where}: OpenPose JSON file not found")
+            raise DataError(f"{where}: OpenPose JSON file not found")
         with open(where) as f:
             try:
                 doc = json.load(f)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON ({err})") from None
+                raise DataError(f"{where}: not valid JSON ({err})") from None
     else:
         where = "<string>"
         try:
             doc = json.loads(source)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{where}: not valid JSON ({err})") from None
+            raise DataError(f"{where}: not valid JSON ({err})") from None
     people = doc.get("people")
     if not isinstance(people, list):
-        raise ValueError(f"{where}: expected a 'people' list (OpenPose JSON)")
+        raise DataError(f"{where}: expected a 'people' list (OpenPose JSON)")
     out = []
     for i, person in enumerate(people):
         if "pose_keypoints_2d" not in person:
-            raise ValueError(f"{where}: people[{i}] has no 'pose_keypoints_2d'")
+            raise DataError(f"{where}: people[{i}] has no 'pose_keypoints_2d'")
         try:
             out.append(from_openpose_flat(person["pose_keypoints_2d"], threshold))
         except ValueError as err:
-            raise ValueError(f"{where}: people[{i}]: {err}") from None
+            raise DataError(f"{where}: people[{i}]: {err}") from None
     return out
 
 
@@ -160,7 +162,7 @@ def from_coco17(keypoints: Iterable[float], threshold: float = 0.0) -> np.ndarra
     """
     arr = np.asarray(keypoints, np.float32).reshape(-1)
     if arr.size != 51:
-        raise ValueError(f"COCO-17 keypoints need 51 values (17 x, y, v); got {arr.size}")
+        raise DataError(f"COCO-17 keypoints need 51 values (17 x, y, v); got {arr.size}")
     xyv = arr.reshape(17, 3)
     rcv = empty_keypoints()
     for ours, theirs in enumerate(COCO17_TO_COCO18):

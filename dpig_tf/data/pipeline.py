@@ -52,6 +52,7 @@ from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data import pose_tf
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 SPLITS = ("train", "test")
 # Formats both PIL (validation) and tf.io.decode_image (reading) handle.
@@ -132,7 +133,7 @@ def images_and_annotations(data_cfg, split: str, images: str | None = None,
     images, annotations = images or paths["images"], annotations or paths["annotations"]
     if not images or not annotations:
         prefix = "data." + ("" if split == "train" else "test_")
-        raise ValueError(f"give --images (folder) and --annotations (PG2 keypoint CSV): the "
+        raise UsageError(f"give --images (folder) and --annotations (PG2 keypoint CSV): the "
                          f"run's config has no {prefix}images / {prefix}annotations")
     return images, annotations
 
@@ -349,7 +350,7 @@ def sample_sequence(index: ExampleIndex, split: str, paired: bool) -> np.ndarray
 def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False,
                   shuffle: bool = True, repeat: bool = True,
                   input_context: tf.distribute.InputContext | None = None,
-                  seed: int = 0) -> tf.data.Dataset:
+                  seed: int = 0, skip_batches: int = 0) -> tf.data.Dataset:
     """Batched feature dicts of `split` ("train" | "test"), per `features.element_spec`.
 
     Args:
@@ -362,9 +363,12 @@ def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False
         repeat: repeat forever (and drop the final partial batch).
         input_context: shards examples over `num_input_pipelines`.
         seed: shuffle seed; equal seeds give equal batches.
+        skip_batches: batches of this pipeline already consumed: a resumed run continues
+            the exact example stream of an uninterrupted one. Skipped on the example
+            indices, before any image is decoded (cheap).
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     index = build_index(data_cfg, split)
     height, width = data_cfg.image_height, data_cfg.image_width
     seq = sample_sequence(index, split, paired)
@@ -379,6 +383,8 @@ def build_dataset(data_cfg, split: str, batch_size: int, *, paired: bool = False
         ds = ds.shuffle(max(1, shard_len), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
+        if skip_batches:
+            ds = ds.skip(skip_batches * per_batch)
 
     from_bytes = isinstance(index.sources[0], bytes)
     keypoints = tf.constant(index.keypoints)

@@ -31,7 +31,6 @@ the demo dataset has no counterpart in the original.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import hashlib
@@ -44,9 +43,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
+from dpig_tf.errors import UsageError
 
 JPEG_QUALITY = 95
 MANIFEST = "manifest.json"
@@ -309,7 +310,7 @@ def render_dataset(out: str, num_ids: int = 40, images_per_id: int = 12, seed: i
                    height: int = 128, width: int = 64) -> dict:
     """Writes the demo dataset into `out` (Market layout); returns its manifest."""
     if num_ids < 1 or images_per_id < 2:
-        raise ValueError("num_ids must be >= 1 and images_per_id >= 2 (pairs need 2 images)")
+        raise UsageError("num_ids must be >= 1 and images_per_id >= 2 (pairs need 2 images)")
     os.makedirs(out, exist_ok=True)
     first_id = 1  # Market ID 0000 marks distractors
     frame = 0
@@ -422,7 +423,7 @@ def _read_manifest(out: str):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (Market layout)")
     parser.add_argument("--num_ids", type=int, default=40, help="train identities")
     parser.add_argument("--images_per_id", type=int, default=12)
@@ -430,10 +431,15 @@ def main(argv=None) -> None:
     parser.add_argument("--height", type=int, default=128)
     parser.add_argument("--width", type=int, default=64)
     args = parser.parse_args(argv)
+    for field, value, least in (("--num_ids", args.num_ids, 1), ("--images_per_id",
+                                args.images_per_id, 2), ("--height", args.height, 16),
+                                ("--width", args.width, 8)):
+        if value < least:
+            raise UsageError(f"expected an integer >= {least}, found {value}", field=field)
     manifest = render_dataset(args.out, args.num_ids, args.images_per_id, args.seed,
                               args.height, args.width)
     print(json.dumps({"out": args.out, **manifest}))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

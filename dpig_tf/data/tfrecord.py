@@ -17,13 +17,12 @@ Reference: SPEC.md section 1.7 (the original's record contents), 1.2 (CSV).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
 import numpy as np
-import tensorflow as tf
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data.errors import DataError
 
@@ -31,11 +30,14 @@ NAME_KEY = "image_name"
 IMAGE_KEY = "image_raw"
 KEYPOINTS_KEY = "keypoints_rcv"
 
-_SPEC = {
-    NAME_KEY: tf.io.FixedLenFeature([], tf.string),
-    IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-    KEYPOINTS_KEY: tf.io.FixedLenFeature([54], tf.float32),
-}
+
+
+def _spec() -> dict:
+    import tensorflow as tf
+
+    return {NAME_KEY: tf.io.FixedLenFeature([], tf.string),
+            IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
+            KEYPOINTS_KEY: tf.io.FixedLenFeature([54], tf.float32)}
 
 
 def write_tfrecord(images: str, annotations: str, out: str) -> int:
@@ -45,15 +47,33 @@ def write_tfrecord(images: str, annotations: str, out: str) -> int:
     packs what the CSV lists); images are validated when read back.
     """
     table = keypoints_csv.read_annotation_csv_with_lines(annotations)
+    if not os.path.isdir(images):
+        raise DataError("expected an image folder, found "
+                        f"{'a file' if os.path.exists(images) else 'nothing'}", images,
+                        field="--images")
+    for name, (_, line) in table.items():  # every input checked before anything is written
+        if not os.path.isfile(os.path.join(images, name)):
+            raise DataError(f"image {os.path.join(images, name)} listed in the annotations "
+                            f"is missing", annotations, line)
+    import tensorflow as tf
+
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = f"{out}.tmp{os.getpid()}"
+    try:
+        count = _write_records(tf, table, images, tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, out)
+    return count
+
+
+def _write_records(tf, table, images: str, tmp: str) -> int:
     count = 0
     with tf.io.TFRecordWriter(tmp) as writer:
-        for name, (rcv, line) in sorted(table.items()):
+        for name, (rcv, _) in sorted(table.items()):
             path = os.path.join(images, name)
-            if not os.path.isfile(path):
-                raise DataError(f"image {path} listed in the annotations is missing",
-                                annotations, line)
             with open(path, "rb") as f:
                 raw = f.read()
             feature = {
@@ -65,7 +85,6 @@ def write_tfrecord(images: str, annotations: str, out: str) -> int:
             example = tf.train.Example(features=tf.train.Features(feature=feature))
             writer.write(example.SerializeToString())
             count += 1
-    os.replace(tmp, out)
     return count
 
 
@@ -73,11 +92,14 @@ def read_records(path: str) -> list[tuple[str, bytes, np.ndarray]]:
     """All (name, encoded image bytes, RCV (18, 3)) records of a file written above."""
     if not os.path.isfile(path):
         raise DataError("TFRecord file not found (data.tfrecord)", path)
+    import tensorflow as tf
+
+    spec = _spec()
     out, seen = [], {}
     try:
         for i, raw in enumerate(tf.data.TFRecordDataset(path)):
             try:
-                ex = tf.io.parse_single_example(raw, _SPEC)
+                ex = tf.io.parse_single_example(raw, spec)
             except tf.errors.InvalidArgumentError as err:
                 raise DataError(f"record {i} is not a dpig_tf image record "
                                 f"({err.message.splitlines()[0]})", path) from None
@@ -96,7 +118,7 @@ def read_records(path: str) -> list[tuple[str, bytes, np.ndarray]]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Pack images + annotation CSV into a TFRecord.")
+    parser = cli.ArgumentParser(description="Pack images + annotation CSV into a TFRecord.")
     parser.add_argument("--dataset", required=True, choices=("market", "deepfashion", "demo"))
     parser.add_argument("--images", required=True, help="image folder")
     parser.add_argument("--annotations", required=True, help="annotation CSV")
@@ -107,4 +129,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 
 from dpig_tf.data import pipeline
+from dpig_tf.errors import UsageError
 from dpig_tf.eval import image_folder
 from dpig_tf.eval import registry
 from dpig_tf.eval import score
@@ -70,7 +71,7 @@ def _prepare_outputs(out_dir: str) -> dict[str, str]:
         if os.path.isdir(path) and any(
                 os.path.splitext(n)[1].lower() in image_folder.IMAGE_EXTENSIONS
                 for n in os.listdir(path)):
-            raise ValueError(f"{path} already holds images of an earlier evaluation; "
+            raise UsageError(f"{path} already holds images of an earlier evaluation; "
                              "choose a new --out (results are never overwritten)")
         os.makedirs(path, exist_ok=True)
     return dirs
@@ -194,7 +195,7 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
     from dpig_tf.models.disentangled_generator import DisentangledGenerator
 
     if protocol not in registry.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
+        raise UsageError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
     if metrics == "all" or list(metrics) == ["all"]:
         metrics = registry.protocol_metrics(protocol, with_masks=True)
     metrics = registry.check_metrics(metrics)
@@ -204,14 +205,14 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
     if max_pairs is not None:
         pairs = pairs[:max_pairs]
     if not pairs:
-        raise ValueError(f"{pairs_csv}: no pairs to evaluate")
+        raise UsageError(f"{pairs_csv}: no pairs to evaluate")
     model = DisentangledGenerator.from_run_dir(run_dir)
     images_dir, annotations_csv = pipeline.images_and_annotations(
         model.config.data, "test", images_dir, annotations_csv)
     annotations = keypoints_csv.read_annotation_csv(annotations_csv)
     unannotated = sorted({n for pair in pairs for n in pair if n not in annotations})
     if unannotated:
-        raise ValueError(f"{pairs_csv}: {len(unannotated)} image(s) of the pairs have no "
+        raise UsageError(f"{pairs_csv}: {len(unannotated)} image(s) of the pairs have no "
                          f"keypoints in {annotations_csv}: {', '.join(unannotated[:10])}")
     missing = sorted({n for pair in pairs for n in pair
                       if not os.path.isfile(os.path.join(images_dir, n))})
@@ -244,3 +245,9 @@ def evaluate_run(run_dir, pairs_csv, images_dir, annotations_csv, out_dir,
     if not presets.is_preset(run_dir):  # a preset folder is read-only input
         append_run_metrics(run_dir, report, out_dir)
     return report
+
+
+if __name__ == "__main__":  # python -m dpig_tf.eval.evaluate_run: the flags of dpig_tf.main
+    from dpig_tf.main import run_app_main
+
+    run_app_main("evaluate")

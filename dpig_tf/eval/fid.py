@@ -27,6 +27,8 @@ import warnings
 import numpy as np
 from scipy import linalg
 
+from dpig_tf.errors import UserError
+
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
                + WEIGHTS_FILE)
@@ -34,7 +36,7 @@ INPUT_SIZE = (299, 299)
 DEFAULT_BATCH_SIZE = 50
 
 
-class FidWeightsError(ValueError):
+class FidWeightsError(UserError):
     """The InceptionV3 weights file is missing or unreadable."""
 
 

@@ -22,11 +22,13 @@ import numpy as np
 from PIL import Image
 from PIL import UnidentifiedImageError
 
+from dpig_tf.errors import UserError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 MAX_NAMES_IN_ERROR = 10
 
 
-class ImageFolderError(ValueError):
+class ImageFolderError(UserError):
     """A metric input folder or file that cannot be scored."""
 
 

@@ -30,6 +30,8 @@ import os
 
 import numpy as np
 
+from dpig_tf.errors import UserError
+
 GRAPH_FILE = "classify_image_graph_def.pb"
 GRAPH_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
 INPUT_TENSOR = "ExpandDims:0"
@@ -39,7 +41,7 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_SPLITS = 10
 
 
-class InceptionGraphError(ValueError):
+class InceptionGraphError(UserError):
     """The Inception graph file is missing, corrupt or has the wrong interface."""
 
 

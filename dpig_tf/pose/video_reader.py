@@ -12,8 +12,11 @@ from typing import Iterator
 
 import numpy as np
 
+from dpig_tf.errors import UsageError
+from dpig_tf.errors import UserError
 
-class VideoDecodeError(ValueError):
+
+class VideoDecodeError(UserError):
     """The video file is missing, unreadable or has no decodable frame."""
 
 
@@ -33,9 +36,9 @@ def iter_frames(path: str | os.PathLike, *, max_frames: int | None = None,
 
     path = os.fspath(path)
     if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
+        raise UsageError(f"every must be >= 1, got {every}")
     if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
+        raise UsageError(f"max_frames must be >= 1 or None, got {max_frames}")
     if not os.path.isfile(path):
         raise VideoDecodeError(f"video file not found: {path}")
     try:

@@ -26,6 +26,7 @@ import tempfile
 from dpig_tf import __version__
 from dpig_tf import checkpoint as names
 from dpig_tf import config_io
+from dpig_tf.errors import UserError
 from dpig_tf.file_hash import sha256_of
 
 METADATA_FILE = "metadata.json"
@@ -37,7 +38,7 @@ INFERENCE_NETWORKS = (names.ENCODER, names.GENERATOR, names.POSE_ENCODER, names.
 OPTIONAL_NETWORKS = (names.DISCRIMINATOR, names.FG_MAPPING, names.BG_MAPPING, names.POSE_MAPPING)
 
 
-class PresetError(ValueError):
+class PresetError(UserError):
     """A preset that cannot be written or loaded; the message names the file."""
 
 
@@ -198,6 +199,7 @@ def write_run_dir(preset, out) -> pathlib.Path:
     """Unpacks a preset into a run directory (checkpoints), e.g. to train Stage II from it."""
     import tensorflow as tf
 
+    from dpig_tf import run_format
     from dpig_tf.models import factory
 
     preset, out = pathlib.Path(preset), pathlib.Path(out)
@@ -215,6 +217,7 @@ def write_run_dir(preset, out) -> pathlib.Path:
         raise PresetError(f"{out}: expected a new run directory, found one with "
                           f"{names.CONFIG_FILE}")
     config_io.dump_config(model.config, out / names.CONFIG_FILE)
+    run_format.write_format(out)
     for sub, objects in groups.items():
         tf.train.CheckpointManager(tf.train.Checkpoint(**objects), str(out / sub),
                                    max_to_keep=1).save(checkpoint_number=0)

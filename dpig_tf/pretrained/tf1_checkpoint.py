@@ -14,13 +14,14 @@ import re
 
 import numpy as np
 
+from dpig_tf.errors import UserError
 from dpig_tf.file_hash import sha256_of
 from dpig_tf.pretrained import tf1_names
 
 _STEP = re.compile(r"-(\d+)$")
 
 
-class ImportCheckpointError(ValueError):
+class ImportCheckpointError(UserError):
     """A TF1 checkpoint that cannot be imported; the message names the file and variable."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from dpig_tf import __version__
 from dpig_tf import checkpoint as names
 from dpig_tf import config_io
+from dpig_tf import run_format
 from dpig_tf.pretrained import tf1_names
 from dpig_tf.pretrained.tf1_checkpoint import ENCODER_STEM
 from dpig_tf.pretrained.tf1_checkpoint import ImportCheckpointError
@@ -216,6 +217,7 @@ def _write_run_dir(out: pathlib.Path, cfg, nets: dict, optimizers: dict, checkpo
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     try:
         config_io.dump_config(cfg, tmp / names.CONFIG_FILE)
+        run_format.write_format(tmp)
         groups = {tf1_names.STAGE1: (names.STAGE1_DIR, {
             names.ENCODER: nets[names.ENCODER], names.GENERATOR: nets[names.GENERATOR],
             names.DISCRIMINATOR: nets[names.DISCRIMINATOR],

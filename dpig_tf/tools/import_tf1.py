@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
+from dpig_tf import cli
 from dpig_tf.pretrained.tf1_import import DATASETS
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m dpig_tf.tools.import_tf1", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, choices=DATASETS)
@@ -55,28 +55,19 @@ def _print_table(dataset: str, overrides) -> None:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from dpig_tf.config import ConfigError
-    from dpig_tf.pretrained.presets import PresetError
-    from dpig_tf.pretrained.tf1_checkpoint import ImportCheckpointError
+    if args.print_table:
+        _print_table(args.dataset, args.set)
+        return 0
+    from dpig_tf.pretrained import presets
+    from dpig_tf.pretrained.tf1_import import ImportSources
+    from dpig_tf.pretrained.tf1_import import import_tf1
 
-    try:
-        if args.print_table:
-            _print_table(args.dataset, args.set)
-            return 0
-        from dpig_tf.pretrained.tf1_import import ImportSources
-        from dpig_tf.pretrained.tf1_import import import_tf1
-
-        start = time.perf_counter()
-        sources = ImportSources(stage1=args.stage1, pose_ae=args.pose_ae,
-                                stage2_app=args.stage2_app, stage2_pose=args.stage2_pose)
-        record = import_tf1(args.dataset, sources, args.out, args.set)
-        if args.preset_out:
-            from dpig_tf.pretrained import presets
-
-            presets.save_preset(args.out, args.preset_out)
-    except (ImportCheckpointError, ConfigError, PresetError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    start = time.perf_counter()
+    sources = ImportSources(stage1=args.stage1, pose_ae=args.pose_ae,
+                            stage2_app=args.stage2_app, stage2_pose=args.stage2_pose)
+    record = import_tf1(args.dataset, sources, args.out, args.set)
+    if args.preset_out:
+        presets.save_preset(args.out, args.preset_out)
     summary = {kind: {"model_id": s["model_id"], "step": s["step"],
                       "imported_variables": s["imported_variables"]}
                for kind, s in record["sources"].items()}
@@ -87,4 +78,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

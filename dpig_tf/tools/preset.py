@@ -8,26 +8,20 @@ Load it with `dpig_tf.from_preset(path)` or any CLI's `--preset=PATH`
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+
+from dpig_tf import cli
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dpig_tf.tools.preset",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog="python -m dpig_tf.tools.preset",
+                                description=__doc__.split("\n\n")[0])
     parser.add_argument("--run_dir", required=True, help="a trained or imported run directory")
     parser.add_argument("--out", required=True, help="the preset folder to create")
     args = parser.parse_args(argv)
-    from dpig_tf.config import ConfigError
-    from dpig_tf.models.disentangled_generator import MissingWeightsError
     from dpig_tf.pretrained import presets
 
-    try:
-        path = presets.save_preset(args.run_dir, args.out)
-    except (presets.PresetError, ConfigError, MissingWeightsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    path = presets.save_preset(args.run_dir, args.out)
     metadata = presets.read_metadata(path)
     print(json.dumps({"preset": str(path), "dataset": metadata["dataset"],
                       "networks": sorted(metadata["networks"])}, indent=1))
@@ -35,4 +29,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -19,12 +19,13 @@ from typing import Callable
 import tensorflow as tf
 
 from dpig_tf.config import ConfigError
-
+from dpig_tf.errors import UserError
+from dpig_tf.training import checkpoint_io
 from dpig_tf.training.metrics_log import MetricsLog
 from dpig_tf.training.metrics_log import ProgressBar
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(UserError):
     """A loss became NaN or Inf; training stopped before the next checkpoint."""
 
 
@@ -127,7 +128,7 @@ def run(strategy, model, train_function, iterator, manager: tf.train.CheckpointM
                 metric.reset_state()
             seconds, timed_steps = 0.0, 0
         if step % settings.checkpoint_every == 0 or last:
-            manager.save(checkpoint_number=step)
+            checkpoint_io.save(manager, step)
         if on_image and settings.image_every and (step % settings.image_every == 0 or last):
             on_image(step)
     return step

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import sys
 import time
@@ -50,7 +51,10 @@ class MetricsLog:
             if record.get("phase") == self.phase and record.get("step", 0) > step:
                 continue
             kept.append(line)
-        self.path.write_text("".join(line + "\n" for line in kept))
+        # Atomic: a kill during this rewrite must not lose the log.
+        tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, self.path)
 
     def write(self, step: int, values: dict) -> None:
         if not self.enabled:

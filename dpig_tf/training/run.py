@@ -21,9 +21,11 @@ from dpig_tf import checkpoint as names
 from dpig_tf.config import ConfigError
 from dpig_tf.config import ExperimentConfig
 from dpig_tf.data import features
+from dpig_tf.training import checkpoint_io
 from dpig_tf.training import loop
 from dpig_tf.training import optimizers
 from dpig_tf.training import run_dir as run_dirs
+from dpig_tf.training import run_lock
 from dpig_tf.training import runtime
 from dpig_tf.training import sample_grid
 from dpig_tf.training.metrics_log import MetricsLog
@@ -56,12 +58,13 @@ def train(cfg: ExperimentConfig, stage: int, run_dir: str | None = None,
                           f"{strategy.num_replicas_in_sync})")
     chief = runtime.is_chief(strategy)
     path, _ = run_dirs.prepare(cfg, 1, run_dir, write=chief)
-    print(f"Stage I in {path}: {strategy.num_replicas_in_sync} replica(s) "
-          f"({type(strategy).__name__})", flush=True)
-    if cfg.stage1.train_pose_ae:
-        train_pose_autoencoder(cfg, strategy, path, chief)
-    if cfg.stage1.train_image_gan:
-        train_image_gan(cfg, strategy, path, chief)
+    with run_lock.hold(path, enabled=chief):  # a second process on this run dir refuses
+        print(f"Stage I in {path}: {strategy.num_replicas_in_sync} replica(s) "
+              f"({type(strategy).__name__})", flush=True)
+        if cfg.stage1.train_pose_ae:
+            train_pose_autoencoder(cfg, strategy, path, chief)
+        if cfg.stage1.train_image_gan:
+            train_image_gan(cfg, strategy, path, chief)
     return str(path)
 
 
@@ -138,8 +141,9 @@ def train_image_gan(cfg: ExperimentConfig, strategy, run_dir: pathlib.Path, chie
         steps=s1.steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
         image_every=s1.image_every, examples_per_step=2 * s1.batch_size,
         progress_bar=rt.progress_bar and chief)
-    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed + start,
-                                         keys=INPUT_KEYS))
+    # Two batches per step (G, D); a resumed run continues the uninterrupted example stream.
+    iterator = iter(_distributed_dataset(strategy, cfg, s1.batch_size, seed=rt.seed,
+                                         skip_batches=2 * start, keys=INPUT_KEYS))
     functions = {}
 
     def step_function(update_generator=True, update_discriminator=True, swap_codes=True):
@@ -210,8 +214,8 @@ def train_pose_autoencoder(cfg: ExperimentConfig, strategy, run_dir: pathlib.Pat
     settings = loop.LoopSettings(
         steps=s1.pose_ae_steps, log_every=s1.log_every, checkpoint_every=s1.checkpoint_every,
         examples_per_step=s1.pose_ae_batch_size, progress_bar=rt.progress_bar and chief)
-    dataset = _distributed_dataset(strategy, cfg, s1.pose_ae_batch_size, seed=rt.seed + start,
-                                   keys=(features.POSE_VECTOR,))
+    dataset = _distributed_dataset(strategy, cfg, s1.pose_ae_batch_size, seed=rt.seed,
+                                   skip_batches=start, keys=(features.POSE_VECTOR,))
     try:
         loop.run(
             strategy, model, loop.make_train_function(strategy, model, 1, rt.jit_compile),
@@ -233,14 +237,9 @@ def _stage1_adam(cfg: ExperimentConfig, name: str):
 
 def _restore(checkpoint: tf.train.Checkpoint, directory: pathlib.Path) -> int:
     """Restores the latest checkpoint in `directory` (read by every worker); the step reached."""
-    latest = tf.train.latest_checkpoint(str(directory))
+    latest = checkpoint_io.restore_latest(checkpoint, directory)  # skips a corrupt newest
     if not latest:
         return 0
-    try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise ConfigError(f"cannot restore {latest} into the networks of this config: "
-                          f"{str(err).splitlines()[0]}") from None
     step = int(latest.rsplit("-", 1)[-1])
     print(f"Resumed {latest} (step {step})", flush=True)
     return step
@@ -253,12 +252,13 @@ def _manager(checkpoint, run_dir: pathlib.Path, subdir: str, keep: int, chief: b
 
 
 def _distributed_dataset(strategy, cfg: ExperimentConfig, global_batch: int, seed: int,
-                         keys: tuple | None = None):
+                         keys: tuple | None = None, skip_batches: int = 0):
     from dpig_tf.data.pipeline import build_dataset
 
     def dataset_fn(context: tf.distribute.InputContext):
         # build_dataset takes the GLOBAL batch and yields this pipeline's share of it.
-        dataset = build_dataset(cfg.data, "train", global_batch, input_context=context, seed=seed)
+        dataset = build_dataset(cfg.data, "train", global_batch, input_context=context, seed=seed,
+                                skip_batches=skip_batches)
         if keys:
             dataset = dataset.map(lambda batch: {k: batch[k] for k in keys})
         return dataset

@@ -14,6 +14,7 @@ import re
 
 from dpig_tf import checkpoint as ckpt_names
 from dpig_tf import config_io
+from dpig_tf import run_format
 from dpig_tf.config import ConfigError
 from dpig_tf.config import ExperimentConfig
 
@@ -79,6 +80,7 @@ def prepare(cfg: ExperimentConfig, stage: int, run_dir: str | pathlib.Path | Non
     if not write:  # non-chief workers: the chief checks and writes (no read of a half-written file)
         return path, config_file.is_file()
     if config_file.is_file():
+        run_format.check_run_dir(path)
         saved = config_io.read_saved_config(config_file)
         arch = architecture_differences(saved, cfg)
         if arch:
@@ -98,4 +100,5 @@ def prepare(cfg: ExperimentConfig, stage: int, run_dir: str | pathlib.Path | Non
                           "refusing to resume a run whose architecture is unknown")
     path.mkdir(parents=True, exist_ok=True)
     config_io.dump_config(cfg, config_file)
+    run_format.write_format(path)
     return path, False

@@ -32,9 +32,11 @@ from dpig_tf.models import factory
 from dpig_tf.models.disentangled_generator import DisentangledGenerator
 from dpig_tf.models.disentangled_generator import restore_networks
 from dpig_tf.models.disentangled_generator import untracked_weights
+from dpig_tf.training import checkpoint_io
 from dpig_tf.training import loop
 from dpig_tf.training import optimizers
 from dpig_tf.training import run_dir as run_dirs
+from dpig_tf.training import run_lock
 from dpig_tf.training import runtime
 from dpig_tf.training import sample_grid
 from dpig_tf.training.metrics_log import MetricsLog
@@ -68,6 +70,13 @@ def train_stage2(cfg: ExperimentConfig, run_dir=None, init_from=None) -> str:
     chief = runtime.is_chief(strategy)
     target = pathlib.Path(run_dir) if run_dir else source
     path, _ = run_dirs.prepare(cfg, 2, target, write=chief)
+    with run_lock.hold(path, enabled=chief):  # a second process on this run dir refuses
+        return _train_stage2_locked(cfg, strategy, chief, source, target, path)
+
+
+def _train_stage2_locked(cfg: ExperimentConfig, strategy, chief: bool, source: pathlib.Path,
+                         target: pathlib.Path, path: pathlib.Path) -> str:
+    """The body of `train_stage2`, run while holding the run directory's lock."""
     if target.resolve() != source.resolve():
         _copy_stage1(source, target, chief)
     print(f"Stage II in {path} (Stage I from {source}): {strategy.num_replicas_in_sync} "
@@ -100,12 +109,8 @@ def train_stage2(cfg: ExperimentConfig, run_dir=None, init_from=None) -> str:
                                             if k.endswith(("_mapping", "_critic"))})
     if hidden:
         raise ConfigError(f"Stage-II variables not tracked by the checkpoint: {hidden[:3]}")
-    latest = tf.train.latest_checkpoint(str(path / names.STAGE2_DIR))
+    latest = checkpoint_io.restore_latest(checkpoint, path / names.STAGE2_DIR)
     if latest:
-        try:
-            checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as err:
-            raise ConfigError(f"cannot resume {latest}: {str(err).splitlines()[0]}") from None
         print(f"Resumed {latest} (step {int(appearance.step.numpy())}, pose step "
               f"{int(pose.step.numpy())})", flush=True)
     # Every worker saves (collective reads); only the chief into the run dir.
@@ -183,6 +188,14 @@ class _OffsetManager:
     def latest_checkpoint(self):
         return self.manager.latest_checkpoint
 
+    @property
+    def directory(self):
+        return self.manager.directory
+
+    @property
+    def checkpoints(self):
+        return self.manager.checkpoints
+
     def save(self, checkpoint_number):
         return self.manager.save(checkpoint_number=self.offset + checkpoint_number)
 
@@ -200,7 +213,7 @@ def _run_phase(strategy, cfg, gan, manager, path, chief, phase, steps, batch_siz
 
     def dataset_fn(context):
         ds = build_dataset(cfg.data, "train", per_step,  # global batch; split by context
-                           input_context=context, seed=rt.seed + offset + start)
+                           input_context=context, seed=rt.seed + offset, skip_batches=start)
         return ds.map(lambda b: {k: b[k] for k in keys})
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))

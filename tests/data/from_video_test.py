@@ -9,6 +9,7 @@ from PIL import Image
 
 from dpig_tf.data import from_video
 from dpig_tf.data import keypoints_csv
+from dpig_tf.errors import UserError
 from dpig_tf.pose import media
 
 
@@ -77,7 +78,7 @@ def test_undecodable_video_exits_with_a_clear_message(tmp_path):
         pytest.skip(reason)
     bad = tmp_path / "bad.avi"
     bad.write_bytes(b"RIFF" + b"\x00" * 500)
-    with pytest.raises(SystemExit, match="cannot decode video .*bad.avi"):
+    with pytest.raises(UserError, match="cannot decode video .*bad.avi"):
         from_video.main([f"--video={bad}", f"--out={tmp_path / 'out'}"])
 
 

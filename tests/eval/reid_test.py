@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dpig_tf.errors import UserError
 from dpig_tf.eval import reid
 
 
@@ -105,10 +106,10 @@ def test_train_one_graph_step_and_evaluate(tmp_path):
 
 
 def test_missing_weights_and_bad_folders(tmp_path):
-    with pytest.raises(FileNotFoundError, match="resnet50_weights_tf_dim_ordering"):
+    with pytest.raises(UserError, match="resnet50_weights_tf_dim_ordering"):
         reid.build_reid_model(3, 64, 32, weights=str(tmp_path / "missing.h5"))
     os.makedirs(tmp_path / "empty")
     with pytest.raises(reid.ReidDataError, match="holds no images"):
         reid.list_market_folder(str(tmp_path / "empty"))
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(UserError, match="found nothing"):
         reid.load_feature_model(str(tmp_path / "nomodel"))

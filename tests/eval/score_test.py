@@ -11,6 +11,7 @@ from PIL import Image
 from skimage.color import rgb2gray
 from skimage.metrics import structural_similarity
 
+from dpig_tf import cli
 from dpig_tf.eval import score
 from dpig_tf.eval.inception_score import InceptionGraphError
 from dpig_tf.eval.inception_score import inception_score_from_probs
@@ -96,7 +97,10 @@ def test_cli_as_module_subprocess(scored_folders, tmp_path):
 
 
 def _cli_error(capsys, args):
-    assert score.main(args) == 2
+    """The command's stderr: `cli.run` turns the user error into one line and exit 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(score.main, args)
+    assert exit_info.value.code == 2
     return capsys.readouterr().err
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from dpig_tf.data import keypoints_csv
+from dpig_tf.errors import UserError
 from dpig_tf.pose import estimate
 from dpig_tf.pose import graph_file
 from dpig_tf.pose import media
@@ -58,7 +59,7 @@ def test_missing_graph_exits_with_the_setup_command(tmp_path):
     d = tmp_path / "images"
     d.mkdir()
     Image.new("RGB", (64, 128)).save(d / "a.jpg")
-    with pytest.raises(SystemExit, match="fetch_pose_graph.sh") as err:
+    with pytest.raises(UserError, match="fetch_pose_graph.sh") as err:
         estimate.main([f"--images={d}", f"--out={tmp_path / 'o.csv'}",
                        f"--graph={tmp_path / 'missing.pb'}"])
     assert str(tmp_path / "missing.pb") in str(err.value)
