@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from dpig_tf.errors import UserError
 from dpig_tf.models.disentangled_generator import BACKGROUND
 from dpig_tf.models.disentangled_generator import FOREGROUND
 
@@ -42,10 +43,10 @@ def parse_regions(regions) -> tuple[str, ...]:
     names = [r.strip() for r in regions if r and r.strip()]
     unknown = [r for r in names if r not in REGION_NAMES]
     if unknown:
-        raise ValueError(f"--regions: expected names from {','.join(REGION_NAMES)}, "
+        raise UserError(f"--regions: expected names from {','.join(REGION_NAMES)}, "
                          f"found {','.join(unknown)}")
     if not names:
-        raise ValueError(f"--regions: expected at least one of {','.join(REGION_NAMES)}, "
+        raise UserError(f"--regions: expected at least one of {','.join(REGION_NAMES)}, "
                          "found none")
     return tuple(r for r in REGION_NAMES if r in names)
 
@@ -53,7 +54,7 @@ def parse_regions(regions) -> tuple[str, ...]:
 def check_background_from(value: str | None) -> str:
     value = value or "target"
     if value not in BACKGROUND_SOURCES:
-        raise ValueError(f"--background-from: expected one of {', '.join(BACKGROUND_SOURCES)}, "
+        raise UserError(f"--background-from: expected one of {', '.join(BACKGROUND_SOURCES)}, "
                          f"found {value!r}")
     return value
 
@@ -63,7 +64,7 @@ def region_slices(model) -> dict[str, slice]:
     num_parts = len(REGION_NAMES)
     if getattr(model.encoder, "foreground_encoder", "roi") != "roi" or \
             model.foreground_dim % num_parts:
-        raise ValueError("per-region transfer needs a model with the ROI foreground encoder "
+        raise UserError("per-region transfer needs a model with the ROI foreground encoder "
                          f"({num_parts} region codes); this run's encoder has none")
     part = model.foreground_dim // num_parts
     return {name: slice(i * part, (i + 1) * part) for i, name in enumerate(REGION_NAMES)}

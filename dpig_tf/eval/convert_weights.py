@@ -15,16 +15,16 @@ its SHA-256 printed.
 from __future__ import annotations
 
 import argparse
-import sys
 
+from dpig_tf import cli
+from dpig_tf.errors import UserError
 from dpig_tf.eval import weight_files
-from dpig_tf.eval.torch_pickle import TorchFileError
 
 
 def convert(out: str, alexnet: str | None = None, lpips_heads: str | None = None,
             inception: str | None = None) -> dict:
     if inception and (alexnet or lpips_heads):
-        raise ValueError("--inception: expected it alone (one .npz per metric), found it with "
+        raise UserError("--inception: expected it alone (one .npz per metric), found it with "
                          "--alexnet/--lpips")
     if inception:
         from dpig_tf.eval import gfla_fid
@@ -37,14 +37,14 @@ def convert(out: str, alexnet: str | None = None, lpips_heads: str | None = None
         arrays = lpips_weights.load_weights(alexnet=alexnet, heads=lpips_heads)
         kind = "lpips_alex"
     else:
-        raise ValueError("expected --alexnet=PTH and --lpips=PTH (LPIPS) or --inception=PTH "
+        raise UserError("expected --alexnet=PTH and --lpips=PTH (LPIPS) or --inception=PTH "
                          "(GFLA FID), found neither complete")
     weight_files.save_npz(arrays, out)
     return {"out": out, "kind": kind, "arrays": len(arrays), "sha256": weight_files.sha256(out)}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dpig_tf.eval.convert_weights",
+    parser = cli.ArgumentParser(prog="python -m dpig_tf.eval.convert_weights",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--alexnet", help="torchvision AlexNet ImageNet weights "
                         "(alexnet-owt-7be5be79.pth)")
@@ -57,15 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        result = convert(args.out, args.alexnet, args.lpips, args.inception)
-    except (ValueError, FileNotFoundError, TorchFileError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result = convert(args.out, args.alexnet, args.lpips, args.inception)
     print(f"wrote {result['out']} ({result['kind']}, {result['arrays']} arrays, "
           f"sha256 {result['sha256']})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from dpig_tf.errors import UserError
 from dpig_tf.eval import weight_files
 
 NAME = "fid_gfla_torchvision"
@@ -127,12 +128,12 @@ def load_weights(npz: str | None = None, torch_file: str | None = None) -> dict[
     keys = weight_keys()
     missing = [k for k in keys if k not in arrays]
     if missing:
-        raise ValueError(f"{path}: {missing[0]}: expected a torchvision Inception-v3 array, "
+        raise UserError(f"{path}: {missing[0]}: expected a torchvision Inception-v3 array, "
                          f"found none ({len(missing)} of {len(keys)} missing)")
     out = {k: np.asarray(arrays[k], np.float32) for k in keys}
     if out["Conv2d_1a_3x3.conv.weight"].shape != (32, 3, 3, 3) or \
             out["Mixed_7c.branch_pool.conv.weight"].shape[0] != 192:
-        raise ValueError(f"{path}: Conv2d_1a_3x3.conv.weight: expected torchvision "
+        raise UserError(f"{path}: Conv2d_1a_3x3.conv.weight: expected torchvision "
                          "Inception-v3 shapes, found others")
     return out
 
@@ -201,7 +202,7 @@ class GflaInception:
 def used_count(num_images: int, batch_size: int = GFLA_BATCH_SIZE) -> tuple[int, int]:
     """(batch size, images used) under GFLA's rule: N // batch batches; batch = N if N < batch."""
     if num_images < 1:
-        raise ValueError(f"{NAME}: expected at least 1 image, found 0")
+        raise UserError(f"{NAME}: expected at least 1 image, found 0")
     batch = min(batch_size, num_images)
     return batch, (num_images // batch) * batch
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from dpig_tf.errors import UserError
 from dpig_tf.eval.lpips_weights import ALEXNET_CONVS
 from dpig_tf.eval.lpips_weights import check_weights
 
@@ -80,7 +81,7 @@ class LPIPS:
     def __call__(self, x0, x1) -> np.ndarray:
         h, w = np.shape(x0)[1:3]
         if min(h, w) < MIN_SIZE:
-            raise ValueError(f"LPIPS: expected images of at least {MIN_SIZE}x{MIN_SIZE} pixels "
+            raise UserError(f"LPIPS: expected images of at least {MIN_SIZE}x{MIN_SIZE} pixels "
                              f"(AlexNet), found {h}x{w}")
         return self._distance(tf.convert_to_tensor(x0, tf.float32),
                               tf.convert_to_tensor(x1, tf.float32)).numpy()
@@ -97,7 +98,7 @@ def lpips_per_image(model: LPIPS, generated: np.ndarray, targets: np.ndarray,
     """
     n = generated.shape[0]
     if n < 1:
-        raise ValueError("LPIPS: expected at least 1 image pair, found 0")
+        raise UserError("LPIPS: expected at least 1 image pair, found 0")
     if drop_remainder:  # GFLA: a set smaller than a batch is one batch; else N // batch batches
         batch_size = min(batch_size, n)
         n = (n // batch_size) * batch_size

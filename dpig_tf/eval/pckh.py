@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from dpig_tf.data.keypoints import JOINT_NAMES
+from dpig_tf.errors import UserError
 
 HEAD_JOINTS = (0, 1, 14, 15, 16, 17)
 ALPHA = 0.5
@@ -39,7 +40,7 @@ def pckh_counts(predicted: np.ndarray, targets: np.ndarray, alpha: float = ALPHA
     predicted = np.asarray(predicted, np.float64)
     targets = np.asarray(targets, np.float64)
     if predicted.shape != targets.shape or predicted.shape[1:] != (len(JOINT_NAMES), 3):
-        raise ValueError(f"PCKh: expected two (N, 18, 3) keypoint arrays, found "
+        raise UserError(f"PCKh: expected two (N, 18, 3) keypoint arrays, found "
                          f"{predicted.shape} and {targets.shape}")
     correct = np.zeros(len(JOINT_NAMES), np.int64)
     visible = np.zeros(len(JOINT_NAMES), np.int64)
@@ -63,7 +64,7 @@ def pckh(predicted: np.ndarray, targets: np.ndarray, alpha: float = ALPHA) -> di
     """{"pckh", "pckh_joint_mean", "pckh_per_joint": {joint: value}, "pckh_images"}."""
     correct, visible, kept = pckh_counts(predicted, targets, alpha)
     if visible.sum() == 0:
-        raise ValueError("PCKh: expected target keypoints with >= 2 visible head joints in at "
+        raise UserError("PCKh: expected target keypoints with >= 2 visible head joints in at "
                          "least one image, found none")
     per_joint = {name: (float(c / v) if v else None)
                  for name, c, v in zip(JOINT_NAMES, correct, visible)}

@@ -23,6 +23,8 @@ import zipfile
 
 import numpy as np
 
+from dpig_tf.errors import UserError
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
@@ -31,7 +33,7 @@ STORAGE_DTYPES = {
 }
 
 
-class TorchFileError(ValueError):
+class TorchFileError(UserError):
     """A file that is not a readable PyTorch tensor file."""
 
 

@@ -8,6 +8,8 @@ import tempfile
 
 import numpy as np
 
+from dpig_tf.errors import UserError
+
 
 def sha256(path: str) -> str:
     digest = hashlib.sha256()
@@ -24,7 +26,7 @@ def load_npz(path: str, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: expected a {what} weights .npz, found unreadable data "
+        raise UserError(f"{path}: expected a {what} weights .npz, found unreadable data "
                          f"({err})") from None
 
 
@@ -52,10 +54,10 @@ def select(weights: dict, shapes: dict[str, tuple], path: str) -> dict[str, np.n
     out = {}
     for key, shape in shapes.items():
         if key not in weights:
-            raise ValueError(f"{path}: {key}: expected an array of shape {shape}, found none")
+            raise UserError(f"{path}: {key}: expected an array of shape {shape}, found none")
         value = np.asarray(weights[key])
         if tuple(value.shape) != tuple(shape):
-            raise ValueError(f"{path}: {key}: expected shape {tuple(shape)}, "
+            raise UserError(f"{path}: {key}: expected shape {tuple(shape)}, "
                              f"found {tuple(value.shape)}")
         out[key] = value.astype(np.float32)
     return out
