@@ -172,7 +172,7 @@ def test_newer_format_is_refused(market_preset, tmp_path):
 def test_preset_flag_on_cli_transfer_and_export(market_preset, market_images, tmp_path):
     images, annotations, pairs, _ = market_images
     proc = subprocess.run(
-        [sys.executable, "-m", "dpig_tf.main", "--mode=transfer", f"--preset={market_preset}",
+        [sys.executable, "-m", "dpig_tf.apps.transfer", f"--preset={market_preset}",
          f"--images={images}", f"--annotations={annotations}", f"--pairs={pairs}",
          f"--out={tmp_path / 'transfer'}"], capture_output=True, text=True, env=ENV)
     assert proc.returncode == 0, proc.stderr[-2000:]
