@@ -65,15 +65,19 @@ def _upload_paths(values) -> list[str]:
     return paths
 
 
-def _guarded(status):
-    """Wraps a handler returning {component: value}: errors go to `status`, never a trace."""
+def _guarded(status, clear=()):
+    """Wraps a handler returning {component: value}: errors go to `status`, never a trace.
+
+    On bad input the components in `clear` (uploads) are emptied, ready for another file.
+    """
     def wrap(fn):
         @functools.wraps(fn)
         def handler(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
             except (ValueError, OSError) as err:  # bad input; DataError is a ValueError
-                return {status: _error_text(err, _upload_paths(args))}
+                return {status: _error_text(err, _upload_paths(args)),
+                        **{component: None for component in clear}}
             except Exception as err:  # a bug: keep serving, log the traceback
                 _log.exception("web page handler %s failed", fn.__name__)
                 return {status: f"**Internal error** ({type(err).__name__}: {err}); the "
@@ -134,6 +138,7 @@ def transfer_tab(engine) -> tuple | None:
                 timing = gr.Markdown(elem_id="transfer-timing")
 
         views = [source_view, editor, result, timing, status, person, target]
+        upload_outputs = views + [upload_image, upload_keypoints]
 
         def render(p, kp, joint_name, note=None):
             start = time.perf_counter()
@@ -151,7 +156,7 @@ def transfer_tab(engine) -> tuple | None:
             p = engine.test_person(name)
             return render(p, p.keypoints if kp is None else kp, joint_name)
 
-        @_guarded(status)
+        @_guarded(status, clear=[upload_image, upload_keypoints])
         def on_upload(image_path, keypoint_path, kp, joint_name):
             if not image_path:
                 return {status: ""}
@@ -188,9 +193,10 @@ def transfer_tab(engine) -> tuple | None:
 
         options = {"outputs": views, "concurrency_id": "model"}
         source_name.input(on_source, [source_name, target, joint], **options)
-        upload_image.upload(on_upload, [upload_image, upload_keypoints, target, joint], **options)
-        upload_keypoints.upload(on_upload, [upload_image, upload_keypoints, target, joint],
-                                **options)
+        upload_options = dict(options, outputs=upload_outputs)
+        upload_inputs = [upload_image, upload_keypoints, target, joint]
+        upload_image.upload(on_upload, upload_inputs, **upload_options)
+        upload_keypoints.upload(on_upload, upload_inputs, **upload_options)
         target_name.input(on_target, [target_name, person, joint], **options)
         editor.select(on_click, [person, target, joint], **options)
         joint.input(on_joint, [person, target, joint], **options)
@@ -315,7 +321,7 @@ def video_tab(engine) -> tuple | None:
                                    elem_classes=["pixelated"])
                 download = gr.File(label="Download", elem_id="video-file")
 
-        @_guarded(status)
+        @_guarded(status, clear=[pose_files])
         def on_make(name, sequence_name, files, fmt_value, fps_value):
             p = engine.test_person(name)
             if files:
@@ -337,7 +343,7 @@ def video_tab(engine) -> tuple | None:
                     status: f"{len(poses)} frames from {what} in {_milliseconds(start)}."}
 
         make.click(on_make, [source_name, sequence, pose_files, fmt, fps],
-                   [preview, download, status], concurrency_id="model")
+                   [preview, download, status, pose_files], concurrency_id="model")
         return None
 
 
