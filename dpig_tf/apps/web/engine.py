@@ -59,11 +59,14 @@ class Engine:
         test_set: the run's test images (`common.RealImages`) or None.
         stage2_hint: the command that trains the mapping networks, shown when
             sampling is asked of a model without them.
+        pose_graph: the keypoint estimator's graph file (None: its default place).
     """
 
     def __init__(self, model, test_set: common.RealImages | None = None,
-                 stage2_hint: str = "python -m dpig_tf.main --stage=2 --init_from=RUN"):
+                 stage2_hint: str = "python -m dpig_tf.main --stage=2 --init_from=RUN",
+                 pose_graph: str | None = None):
         self.model = model
+        self.pose_graph = pose_graph
         self.test_set = test_set
         self.stage2_hint = stage2_hint
         self.height, self.width = model.image_height, model.image_width
@@ -144,9 +147,9 @@ class Engine:
         if self._estimator is None and self._estimator_error is None:
             from dpig_tf.pose import graph_file
             try:
-                graph_file.resolve_graph_path()
+                graph_file.resolve_graph_path(self.pose_graph)
                 from dpig_tf.pose.estimator import PoseEstimator
-                self._estimator = PoseEstimator()
+                self._estimator = PoseEstimator(self.pose_graph)
             except graph_file.PoseGraphError as err:
                 self._estimator_error = str(err)
         return self._estimator

@@ -98,13 +98,13 @@ def test_upload_is_fitted_and_its_keypoints_moved(engine, tmp_path):
     assert np.abs(person.image.astype(int) - common.to_uint8(image)).mean() < 12
 
 
-def test_upload_without_keypoints_asks_for_a_keypoint_file(engine, tmp_path):
-    if engine.pose_estimator() is not None:
-        pytest.skip("the keypoint estimator is installed: uploads need no keypoint file")
+def test_upload_without_keypoints_or_estimator_asks_for_a_keypoint_file(engine, tmp_path):
+    no_estimator = Engine(engine.model, engine.test_set, pose_graph=str(tmp_path / "absent.pb"))
+    assert no_estimator.pose_estimator() is None
     Image.new("RGB", (16, 32), (200, 10, 10)).save(tmp_path / "me.png")
     with pytest.raises(DataError, match=r"me.png: no keypoints for this image: upload a "
                                         r"keypoint file"):
-        engine.uploaded_person(str(tmp_path / "me.png"))
+        no_estimator.uploaded_person(str(tmp_path / "me.png"))
 
 
 def test_sampling_without_stage2_names_the_training_command(web_cfg, engine, tmp_path):
@@ -116,3 +116,20 @@ def test_sampling_without_stage2_names_the_training_command(web_cfg, engine, tmp
     stage1_only.warm_up()
     with pytest.raises(MissingWeightsError, match="--stage=2 --init_from="):
         stage1_only.sample(stage1_only.test_person(engine.test_names[0]), FOREGROUND, 0)
+
+
+@pytest.mark.media
+def test_upload_without_keypoint_file_uses_our_estimator(engine):
+    from dpig_tf.pose import media
+
+    reason = media.missing_reason(graph=True, media=("basketball1.png",))
+    if reason:
+        pytest.skip(reason)
+    path = media.media_path("basketball1.png")
+    person, note = engine.uploaded_person(str(path))
+    with Image.open(path) as img:
+        width, height = img.size
+    assert f"{height}x{width}" in note
+    assert (person.keypoints[:, 2] > 0).sum() >= 10
+    vis = person.keypoints[:, 2] > 0
+    assert (person.keypoints[vis, 0] <= 31).all() and (person.keypoints[vis, 1] <= 15).all()
