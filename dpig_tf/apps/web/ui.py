@@ -140,16 +140,21 @@ def transfer_tab(engine) -> tuple | None:
         views = [source_view, editor, result, timing, status, person, target]
         upload_outputs = views + [upload_image, upload_keypoints]
 
-        def render(p, kp, joint_name, note=None):
+        def render(p, kp, joint_name, note=None, new_person=True):
+            """The tab's views; a pose edit (new_person False) leaves the person's alone."""
+            if p is None or kp is None:
+                raise ValueError("choose a person and a target pose first")
             start = time.perf_counter()
             image = engine.transfer(p, kp)
             took = _milliseconds(start)
             selected = kp_lib.JOINT_INDEX[joint_name]
-            return {source_view: pose_editor.draw(p.image, p.keypoints, scale=2),
-                    editor: pose_editor.draw(image, kp, selected, scale),
-                    result: image, timing: f"Generated in {took} (decode only; the "
-                                           "appearance was encoded once).",
-                    status: note or "", person: p, target: kp}
+            views = {editor: pose_editor.draw(image, kp, selected, scale), result: image,
+                     timing: f"Generated in {took} (decode only; the appearance was "
+                             "encoded once).", status: note or "", target: kp}
+            if new_person:
+                views.update({source_view: pose_editor.draw(p.image, p.keypoints, scale=2),
+                              person: p})
+            return views
 
         @_guarded(status)
         def on_source(name, kp, joint_name):
@@ -165,31 +170,29 @@ def transfer_tab(engine) -> tuple | None:
 
         @_guarded(status)
         def on_target(name, p, joint_name):
-            kp = engine.test_keypoints(name)
-            p = p if p is not None else engine.test_person(name)
-            return render(p, kp, joint_name)
+            return render(p, engine.test_keypoints(name), joint_name, new_person=False)
 
         @_guarded(status)
         def on_click(p, kp, joint_name, evt: gr.SelectData):
             x, y = evt.index[0], evt.index[1]
             row, col = pose_editor.click_to_pixel(x, y, scale, engine.height, engine.width)
             kp = pose_editor.move_joint(kp, kp_lib.JOINT_INDEX[joint_name], row, col)
-            return render(p, kp, joint_name)
+            return render(p, kp, joint_name, new_person=False)
 
         @_guarded(status)
         def on_joint(p, kp, joint_name):
-            return render(p, kp, joint_name) if p is not None else {}
+            return render(p, kp, joint_name, new_person=False) if p is not None else {}
 
         @_guarded(status)
         def on_hide(p, kp, joint_name):
             kp = pose_editor.hide_joint(kp, kp_lib.JOINT_INDEX[joint_name])
             if not (kp[:, 2] > 0).any():
                 raise ValueError("expected at least one visible joint in the target pose")
-            return render(p, kp, joint_name)
+            return render(p, kp, joint_name, new_person=False)
 
         @_guarded(status)
         def on_reset(name, p, joint_name):
-            return render(p, engine.test_keypoints(name), joint_name)
+            return render(p, engine.test_keypoints(name), joint_name, new_person=False)
 
         options = {"outputs": views, "concurrency_id": "model"}
         source_name.input(on_source, [source_name, target, joint], **options)
