@@ -13,6 +13,7 @@ makes it. The page never leaves this machine: no share link, no analytics.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -70,6 +71,9 @@ def prepare(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if importlib.util.find_spec("gradio") is None:
+        print("error: the web page needs gradio: pip install -e .[web]", file=sys.stderr)
+        return 2
     try:
         engine, line, missing = prepare(args)
     except (ValueError, FileNotFoundError) as err:  # bad flags or files: one line, exit 2

@@ -321,7 +321,7 @@ def video_tab(engine) -> tuple | None:
             with gr.Column():
                 preview = gr.Image(label="Video (GIF preview)", elem_id="video-preview",
                                    interactive=False, type="filepath", height=RESULT_HEIGHT,
-                                   elem_classes=["pixelated"])
+                                   elem_classes=["pixelated"], buttons=["download"])
                 download = gr.File(label="Download", elem_id="video-file")
 
         @_guarded(status, clear=[pose_files])

@@ -69,6 +69,17 @@ def test_video_one_frame_per_pose(engine, tmp_path):
     assert np.abs(frame3.astype(int) - expected).mean() < 8
 
 
+def test_video_as_mp4(engine, tmp_path):
+    imageio = pytest.importorskip("imageio.v2")
+    pytest.importorskip("imageio_ffmpeg")
+    person = engine.test_person(engine.test_names[1])
+    poses = np.stack([engine.test_keypoints(n) for n in engine.test_names[:3]])
+    path = engine.video(person, poses, tmp_path / "v.mp4", fps=5)
+    assert sum(1 for _ in imageio.get_reader(path)) == 3
+    with pytest.raises(ValueError, match="expected 1 to 300 poses, found 0"):
+        engine.video(person, poses[:0], tmp_path / "e.gif")
+
+
 def test_pose_files_the_video_app_reads(engine, tmp_path):
     csv = tmp_path / "poses.csv"
     keypoints_csv.write_annotation_csv(
