@@ -142,6 +142,16 @@ class Engine:
             raise ValueError("this model has no test set")
         return self.test_set.keypoints(name).astype(np.float32)
 
+    @property
+    def has_pose_estimator(self) -> bool:
+        """Whether the estimator's graph file is installed (checked, not loaded)."""
+        from dpig_tf.pose import graph_file
+        try:
+            graph_file.resolve_graph_path(self.pose_graph)
+        except graph_file.PoseGraphError:
+            return False
+        return True
+
     def pose_estimator(self):
         """Our keypoint estimator, or None when its graph file is not installed."""
         if self._estimator is None and self._estimator_error is None:

@@ -114,9 +114,12 @@ def transfer_tab(engine) -> tuple | None:
                                        f"({engine.height}x{engine.width} HxW fits; other "
                                        "sizes are scaled and padded)", elem_id="upload-image",
                                        height=UPLOAD_HEIGHT)
-                upload_keypoints = gr.File(label="Keypoints of the uploaded image: "
-                                           "PG2 CSV or OpenPose JSON (optional when the "
-                                           "keypoint estimator is installed)",
+                keypoint_need = ("optional: our keypoint estimator finds them"
+                                 if engine.has_pose_estimator else
+                                 "needed: our keypoint estimator is not installed, see "
+                                 "docs/POSE.md")
+                upload_keypoints = gr.File(label="Keypoints of the uploaded image, PG2 CSV "
+                                           f"or OpenPose JSON ({keypoint_need})",
                                            elem_id="upload-keypoints",
                                            height=UPLOAD_HEIGHT)
                 source_view = _image("Person and its keypoints", "source-image")

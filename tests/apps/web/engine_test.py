@@ -111,7 +111,7 @@ def test_upload_is_fitted_and_its_keypoints_moved(engine, tmp_path):
 
 def test_upload_without_keypoints_or_estimator_asks_for_a_keypoint_file(engine, tmp_path):
     no_estimator = Engine(engine.model, engine.test_set, pose_graph=str(tmp_path / "absent.pb"))
-    assert no_estimator.pose_estimator() is None
+    assert not no_estimator.has_pose_estimator and no_estimator.pose_estimator() is None
     Image.new("RGB", (16, 32), (200, 10, 10)).save(tmp_path / "me.png")
     with pytest.raises(DataError, match=r"me.png: no keypoints for this image: upload a "
                                         r"keypoint file"):
