@@ -15,7 +15,7 @@ from PIL import ImageDraw
 from dpig_tf.data import keypoints as kp_lib
 from dpig_tf.pose import skeleton
 
-EDITOR_TARGET_HEIGHT = 512
+EDITOR_TARGET_HEIGHT = 384
 # The person's right side red, the left blue, the centre line green (the usual convention).
 RIGHT, LEFT, CENTRE = (230, 40, 40), (40, 110, 240), (40, 200, 60)
 RIGHT_JOINTS = frozenset(i for i, n in enumerate(kp_lib.JOINT_NAMES) if n.startswith("right"))
@@ -24,7 +24,7 @@ SELECTED = (255, 220, 0)
 
 
 def editor_scale(height: int) -> int:
-    """Integer enlargement of the editor image (4 for Market's 128 rows, 2 for 256)."""
+    """Integer enlargement of the editor image (3 for Market's 128 rows, 2 for 256)."""
     return max(1, round(EDITOR_TARGET_HEIGHT / height))
 
 
@@ -51,7 +51,7 @@ def draw(image: np.ndarray, keypoints: np.ndarray, selected: int | None = None,
         if keypoints[a, 2] > 0 and keypoints[b, 2] > 0:
             colour = joint_colour(b) if b != 0 else CENTRE
             pen.line([centre(a), centre(b)], fill=colour, width=line_width)
-    radius = max(1.5, 1.2 * scale)
+    radius = max(2.0, 1.7 * scale)
     for j in range(kp_lib.NUM_JOINTS):
         if keypoints[j, 2] <= 0:
             continue

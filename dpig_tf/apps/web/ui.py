@@ -110,6 +110,8 @@ def transfer_tab(engine) -> tuple | None:
                 source_name = gr.Dropdown(names, value=names[0] if names else None,
                                           label="Person from the test set",
                                           elem_id="source-name")
+                source_view = _image("Person and its keypoints", "source-image",
+                                     height=engine.height * scale)
                 upload_image = gr.File(label="... or upload a person image "
                                        f"({engine.height}x{engine.width} HxW fits; other "
                                        "sizes are scaled and padded)", elem_id="upload-image",
@@ -122,7 +124,6 @@ def transfer_tab(engine) -> tuple | None:
                                            f"or OpenPose JSON ({keypoint_need})",
                                            elem_id="upload-keypoints",
                                            height=UPLOAD_HEIGHT)
-                source_view = _image("Person and its keypoints", "source-image")
             with gr.Column():
                 target_name = gr.Dropdown(names, value=names[1 % len(names)] if names else None,
                                           label="Target pose from the test set",
@@ -137,7 +138,7 @@ def transfer_tab(engine) -> tuple | None:
                     hide = gr.Button("Hide joint", elem_id="hide-joint")
                     reset = gr.Button("Reset pose", elem_id="reset-pose")
             with gr.Column():
-                result = _image("Result", "transfer-result")
+                result = _image("Result", "transfer-result", height=engine.height * scale)
                 timing = gr.Markdown(elem_id="transfer-timing")
 
         views = [source_view, editor, result, timing, status, person, target]
@@ -155,7 +156,7 @@ def transfer_tab(engine) -> tuple | None:
                      timing: f"Generated in {took} (decode only; the appearance was "
                              "encoded once).", status: note or "", target: kp}
             if new_person:
-                views.update({source_view: pose_editor.draw(p.image, p.keypoints, scale=2),
+                views.update({source_view: pose_editor.draw(p.image, p.keypoints, scale=scale),
                               person: p})
             return views
 

@@ -7,7 +7,7 @@ from dpig_tf.apps.web import pose_editor
 
 
 def test_editor_scale_for_market_and_deepfashion():
-    assert pose_editor.editor_scale(128) == 4 and pose_editor.editor_scale(256) == 2
+    assert pose_editor.editor_scale(128) == 3 and pose_editor.editor_scale(256) == 2
 
 
 def test_a_click_on_a_drawn_joint_maps_back_to_it():
