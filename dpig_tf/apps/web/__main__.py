@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import socket
 import sys
 import time
 
@@ -42,6 +43,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 < args.port < 65536:
         parser.error(f"--port: expected 1-65535, found {args.port}")
     return args
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether `port` can be bound now (checked before the model loads, to fail fast)."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def prepare(args):
@@ -73,6 +84,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if importlib.util.find_spec("gradio") is None:
         print("error: the web page needs gradio: pip install -e .[web]", file=sys.stderr)
+        return 2
+    if not port_is_free(args.host, args.port):
+        print(f"error: --port={args.port}: expected a free port on {args.host}, found it in "
+              "use", file=sys.stderr)
         return 2
     try:
         engine, line, missing = prepare(args)

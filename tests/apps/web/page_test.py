@@ -1,6 +1,7 @@
 """The page's server without a browser: the command line, the no-model page, error lines."""
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -27,6 +28,14 @@ def test_bad_flags_give_one_error_line_and_exit_2(tmp_path):
     assert "Traceback" not in result.stderr
     result = _run([f"--preset={tmp_path / 'p.keras'}"], tmp_path)
     assert result.returncode == 2 and "p.keras: preset not found" in result.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run([f"--port={port}"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: --port={port}: expected a free port on "
+                                     "127.0.0.1, found it in use")
 
 
 def test_without_a_model_the_page_says_which_command_makes_it(tmp_path):
