@@ -156,7 +156,9 @@ def transfer_tab(engine) -> tuple | None:
                      timing: f"Generated in {took} (decode only; the appearance was "
                              "encoded once).", status: note or "", target: kp}
             if new_person:
-                views.update({source_view: pose_editor.draw(p.image, p.keypoints, scale=scale),
+                views.update({source_view: gr.update(
+                                  value=pose_editor.draw(p.image, p.keypoints, scale=scale),
+                                  label=f"{p.label} and its keypoints"),
                               person: p})
             return views
 
@@ -167,8 +169,13 @@ def transfer_tab(engine) -> tuple | None:
 
         @_guarded(status, clear=[upload_image, upload_keypoints])
         def on_upload(image_path, keypoint_path, kp, joint_name):
+            # Either file may come first; wait for the other when the image needs it.
             if not image_path:
-                return {status: ""}
+                return {status: "Keypoint file received: now upload the image it describes."}
+            if not keypoint_path and not engine.has_pose_estimator:
+                return {status: f"**Keypoints needed** for {pathlib.Path(image_path).name}: "
+                                "upload its keypoint file (PG2 CSV or OpenPose JSON); our "
+                                "keypoint estimator is not installed."}
             p, note = engine.uploaded_person(image_path, keypoint_path=keypoint_path)
             return render(p, p.keypoints if kp is None else kp, joint_name, note)
 

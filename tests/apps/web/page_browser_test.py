@@ -15,6 +15,7 @@ from PIL import Image
 
 from dpig_tf.apps.web import pose_editor
 from dpig_tf.data import keypoints as kp_lib
+from dpig_tf.data import keypoints_csv
 from dpig_tf.testing import web_page
 
 REASON = web_page.missing_reason()
@@ -83,7 +84,25 @@ def test_transfer_edit_bad_uploads_and_every_tab(web_run, engine, tmp_path):
             "huge.png: expected an image of at most 4096 pixels per side, found 6000x8",
             timeout=TIMEOUT_MS)
         page.locator("#reset-pose").click()
-        web_page.wait_for_new_src(page, "#transfer-result", after_src)
+        reset_src = web_page.wait_for_new_src(page, "#transfer-result", after_src)
+
+        # A good upload: a test image at twice the size with its keypoint file (file first).
+        name = engine.test_names[3]
+        image, kp = engine.test_set.load(name)
+        Image.fromarray(((image + 1) * 127.5).astype(np.uint8)).resize(
+            (2 * engine.width, 2 * engine.height), Image.NEAREST).save(tmp_path / "me.png")
+        keypoints_csv.write_annotation_csv(str(tmp_path / "me.csv"),
+                                           {"me.png": kp * [2, 2, 1] + [0.5, 0.5, 0]})
+        source_src = web_page.image_src(page, "#source-image")
+        page.locator("#upload-keypoints input[type=file]").set_input_files(
+            str(tmp_path / "me.csv"))
+        expect(page.locator("#transfer-status")).to_contain_text("now upload the image")
+        page.locator("#upload-image input[type=file]").set_input_files(str(tmp_path / "me.png"))
+        expect(page.locator("#transfer-status")).to_contain_text(
+            f"The image was {2 * engine.height}x{2 * engine.width} (HxW)", timeout=TIMEOUT_MS)
+        web_page.wait_for_new_src(page, "#source-image", source_src)
+        web_page.wait_for_new_src(page, "#transfer-result", reset_src)
+        page.screenshot(path=str(tmp_path / "3b_upload.png"), full_page=True)
 
         # (b) Sampling: a new seed gives a new sample.
         page.get_by_role("tab", name="Sampling").click()
