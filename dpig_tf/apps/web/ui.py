@@ -290,19 +290,29 @@ def interpolation_tab(engine) -> tuple | None:
             strip = _image("From, 8 steps, To", "interpolation-strip")
         by_label = {v: k for k, v in FACTOR_LABELS.items()}
 
+        def chosen_factors(factor_labels):
+            return [by_label[f] for f in factor_labels]
+
         @_guarded(status)
         def on_change(a_name, b_name, factor_labels, t_value):
             a, b = engine.test_person(a_name), engine.test_person(b_name)
-            chosen = [by_label[f] for f in factor_labels]
+            chosen = chosen_factors(factor_labels)
             steps = np.linspace(0.0, 1.0, INTERPOLATION_STRIP)
             row = [a.image] + [engine.interpolate(a, b, chosen, s) for s in steps] + [b.image]
             return {result: engine.interpolate(a, b, chosen, t_value),
                     strip: common.grid([row]), status: ""}
 
+        @_guarded(status)
+        def on_slider(a_name, b_name, factor_labels, t_value):  # the strip stays
+            a, b = engine.test_person(a_name), engine.test_person(b_name)
+            return {result: engine.interpolate(a, b, chosen_factors(factor_labels), t_value),
+                    status: ""}
+
         inputs = [start_name, end_name, factors, t]
         outputs = [result, strip, status]
-        for component in inputs:
+        for component in (start_name, end_name, factors):
             component.change(on_change, inputs, outputs, concurrency_id="model")
+        t.change(on_slider, inputs, [result, status], concurrency_id="model")
         return on_change, inputs, outputs
 
 

@@ -118,6 +118,12 @@ def test_transfer_edit_bad_uploads_and_every_tab(web_run, engine, tmp_path):
         page.get_by_role("tab", name="Interpolation").click()
         strip = web_page.wait_for_new_src(page, "#interpolation-strip", None)
         assert not web_page.is_blank(web_page.fetch_image(strip, url))
+        middle = web_page.image_src(page, "#interpolation-result")
+        slider = page.locator("#interp-t input[type=number]")
+        slider.fill("0.9")
+        slider.press("Enter")
+        web_page.wait_for_new_src(page, "#interpolation-result", middle)
+        assert web_page.image_src(page, "#interpolation-strip") == strip
         page.screenshot(path=str(tmp_path / "5_interpolation.png"), full_page=True)
 
         # (e) Pose-driven video from a demo sequence, then an unknown pose file.
