@@ -50,10 +50,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(args: list[str], log_path: pathlib.Path, timeout: float = 300.0):
-    """Runs `python -m dpig_tf.apps.web ARGS --port=FREE`; yields the page URL.
+def serve(args: list[str], log_path: pathlib.Path, timeout: float = 300.0, cwd=None):
+    """Runs `python -m dpig_tf.apps.web ARGS --port=FREE` in `cwd`; yields the page URL.
 
-    The server's output goes to `log_path`; it is stopped (SIGTERM, then
+    `cwd` defaults to the log's folder (no runs/ there: no demo model is found
+    by accident). The server's output goes to `log_path`; it is stopped (SIGTERM, then
     SIGKILL) on exit. Raises RuntimeError with the log's tail when the server
     exits or does not answer within `timeout` seconds.
     """
@@ -64,7 +65,7 @@ def serve(args: list[str], log_path: pathlib.Path, timeout: float = 300.0):
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "dpig_tf.apps.web", *args,
                                  f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
-                                env=env, cwd=str(log_path.parent))
+                                env=env, cwd=str(cwd or log_path.parent))
         try:
             deadline = time.monotonic() + timeout
             while True:
