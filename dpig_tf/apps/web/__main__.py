@@ -74,8 +74,10 @@ def prepare(args):
     engine = Engine(model, test_set, stage2_hint=hint)
     warm = engine.warm_up()
     stage2 = "with" if engine.can_sample else "without"
-    line = (f"Model: {source.describe()}, {model.image_height}x{model.image_width} (HxW), "
-            f"{stage2} Stage-II sampling; {len(engine.test_names)} test images. "
+    steps = model_source.stage1_steps(source.path) if source.kind != "preset" else None
+    trained = f", Stage I trained {steps} steps" if steps is not None else ""
+    line = (f"Model: {source.describe()}, {model.image_height}x{model.image_width} (HxW)"
+            f"{trained}, {stage2} Stage-II sampling; {len(engine.test_names)} test images. "
             f"Compiled in {warm:.1f} s at start-up.")
     return engine, line, None
 

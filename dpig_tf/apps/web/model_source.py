@@ -60,6 +60,17 @@ def has_stage1_checkpoint(run_dir: pathlib.Path) -> bool:
     return tf.train.latest_checkpoint(str(run_dir / names.STAGE1_DIR)) is not None
 
 
+def stage1_steps(run_dir: str | pathlib.Path) -> int | None:
+    """The Stage-I training step of a run's latest checkpoint (None if unreadable)."""
+    path = tf.train.latest_checkpoint(str(pathlib.Path(run_dir) / names.STAGE1_DIR))
+    if path is None:
+        return None
+    try:
+        return int(tf.train.load_variable(path, f"{names.STEP}/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (tf.errors.OpError, ValueError):
+        return None
+
+
 def find_demo_run(root: str | pathlib.Path = RUNS_ROOT) -> pathlib.Path | None:
     """The newest run directory under `root` trained with the demo config, or None.
 

@@ -34,6 +34,12 @@ def test_the_newest_demo_run_with_a_checkpoint(runs):
     assert "bundled demo model" in source.describe()
 
 
+def test_stage1_steps_of_a_run(runs, tmp_path):
+    root, old, _ = runs
+    assert model_source.stage1_steps(old) == 1  # write_untrained_run saves step 1
+    assert model_source.stage1_steps(tmp_path) is None
+
+
 def test_no_demo_run_says_which_command_makes_it(tmp_path):
     source = model_source.resolve(None, None, tmp_path / "runs")
     assert not source.found
