@@ -27,7 +27,6 @@ import numpy as np  # noqa: E402
 from dpig_tf.apps import common  # noqa: E402
 from dpig_tf.apps.web import demo_sequences  # noqa: E402
 from dpig_tf.apps.web import pose_editor  # noqa: E402
-from dpig_tf.apps.web import uploads  # noqa: E402
 from dpig_tf.data import keypoints as kp_lib  # noqa: E402
 from dpig_tf.models.disentangled_generator import BACKGROUND  # noqa: E402
 from dpig_tf.models.disentangled_generator import FOREGROUND  # noqa: E402
@@ -345,6 +344,10 @@ def video_tab(engine) -> tuple | None:
                                    elem_classes=["pixelated"], buttons=["download"])
                 download = gr.File(label="Download", elem_id="video-file")
 
+        # Gradio copies results to its cache after a handler returns; this folder holds the
+        # videos until then and is removed when the server stops.
+        videos = tempfile.TemporaryDirectory(prefix="dpig_web_videos_")
+
         @_guarded(status, clear=[pose_files])
         def on_make(name, sequence_name, files, fmt_value, fps_value):
             p = engine.test_person(name)
@@ -358,7 +361,7 @@ def video_tab(engine) -> tuple | None:
             else:
                 poses = demo_sequences.demo_sequence(sequence_name, engine.height, engine.width)
                 what = f"the demo sequence '{sequence_name}'"
-            out = pathlib.Path(tempfile.mkdtemp(prefix="dpig_web_video_"))
+            out = pathlib.Path(tempfile.mkdtemp(dir=videos.name))
             start = time.perf_counter()
             gif = engine.video(p, poses, out / "video.gif", int(fps_value))
             chosen = gif if fmt_value == "GIF" else engine.video(p, poses, out / "video.mp4",
