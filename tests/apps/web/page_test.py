@@ -50,3 +50,26 @@ def test_without_a_model_the_page_says_which_command_makes_it(tmp_path, monkeypa
     texts = [c.get("props", {}).get("value") for c in config["components"]]
     message = next(t for t in texts if isinstance(t, str) and "No trained demo model" in t)
     assert "`python -m dpig_tf.main --stage=1`" in message
+
+
+def test_handlers_turn_errors_into_one_status_line(tmp_path):
+    from dpig_tf.apps.web import ui
+
+    status, upload = object(), object()
+    upload_path = tmp_path / "gradio" / "abc123" / "me.png"
+    upload_path.parent.mkdir(parents=True)
+    upload_path.write_bytes(b"x")
+
+    @ui._guarded(status, clear=[upload])
+    def bad_input(path):
+        raise ValueError(f"{path}: expected an image file, found text")
+
+    @ui._guarded(status)
+    def bug(path):
+        raise RuntimeError("boom")
+
+    assert bad_input(str(upload_path)) == {
+        status: "**Error:** me.png: expected an image file, found text", upload: None}
+    out = bug(str(upload_path))
+    assert list(out) == [status] and out[status].startswith("**Internal error** (RuntimeError: "
+                                                             "boom)")
