@@ -32,13 +32,18 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def chromium_path() -> str | None:
+    """Debian's Chromium: /usr/bin/chromium, else `chromium` on PATH, else None."""
+    return CHROMIUM if os.path.isfile(CHROMIUM) else shutil.which("chromium")
+
+
 def missing_reason() -> str | None:
     """Why a browser test cannot run here (None when it can)."""
     for module, install in (("gradio", "pip install -e .[web]"),
                             ("playwright", "pip install playwright")):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed ({install})"
-    if not (os.path.isfile(CHROMIUM) or shutil.which("chromium")):
+    if chromium_path() is None:
         return f"{CHROMIUM} not found (apt-get install chromium)"
     return None
 
@@ -96,7 +101,7 @@ def browser_page(width: int = 1400, height: int = 1000):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             external: list[str] = []
