@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from dpig_tf.apps import common
 from dpig_tf.apps import interpolate
+from dpig_tf.apps import regions
 from dpig_tf.apps import video
 from dpig_tf.apps.web import keypoint_files
 from dpig_tf.apps.web import uploads
@@ -231,6 +232,15 @@ class Engine:
             codes[factor] = code
         return common.to_uint8(self._decode_codes(codes[FOREGROUND], codes.get(BACKGROUND),
                                                   kp))[0]
+
+    def swap_regions(self, target: Person, donor: Person, region_names,
+                     background_from: str = "target") -> np.ndarray:
+        """uint8 image: the target in its pose, with the named region codes (and maybe the
+        background) taken from the donor (`dpig_tf.apps.regions.mix_codes`)."""
+        codes = regions.mix_codes(self.model, target.codes, donor.codes, region_names,
+                                  background_from)
+        return common.to_uint8(self._decode_codes(codes[FOREGROUND], codes.get(BACKGROUND),
+                                                  target.keypoints[None]))[0]
 
     def interpolate(self, a: Person, b: Person, factors, t: float) -> np.ndarray:
         """uint8 image at fraction t from a to b of the chosen factors' codes.

@@ -3,8 +3,6 @@
 Each tab is one function taking the `Engine`: it lays out the tab, wires its
 events and returns the event that fills it when the page loads ((handler,
 inputs, outputs), or None); `TABS` lists the tabs shown.
-Region swap (per-region appearance transfer) becomes one more function in
-`TABS` when that feature lands in the library.
 
 Every event handler is wrapped by `_guarded`: bad input (a non-image file, a
 huge image, an unknown pose file) shows its message in the tab's status line;
@@ -25,8 +23,10 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dpig_tf.apps import common  # noqa: E402
+from dpig_tf.apps import regions  # noqa: E402
 from dpig_tf.apps.web import demo_sequences  # noqa: E402
 from dpig_tf.apps.web import pose_editor  # noqa: E402
+from dpig_tf.apps.web import uploads  # noqa: E402
 from dpig_tf.data import keypoints as kp_lib  # noqa: E402
 from dpig_tf.models.disentangled_generator import BACKGROUND  # noqa: E402
 from dpig_tf.models.disentangled_generator import FOREGROUND  # noqa: E402
@@ -172,6 +172,7 @@ def transfer_tab(engine) -> tuple | None:
             if not image_path:
                 return {status: "Keypoint file received: now upload the image it describes."}
             if not keypoint_path and not engine.has_pose_estimator:
+                uploads.read_image(image_path)  # a bad image is refused before asking for more
                 return {status: f"**Keypoints needed** for {pathlib.Path(image_path).name}: "
                                 "upload its keypoint file (PG2 CSV or OpenPose JSON); our "
                                 "keypoint estimator is not installed."}
@@ -266,10 +267,45 @@ def sampling_tab(engine) -> tuple | None:
         return on_change, inputs, outputs
 
 
-# --- (d) Interpolation --------------------------------------------------------------------
 INTERPOLATION_STRIP = 8
 
 
+# --- (c) Region swap ------------------------------------------------------------------------
+def region_tab(engine) -> tuple | None:
+    names = engine.test_names
+    with gr.Tab("Region swap", id="regions", elem_id="tab-regions"):
+        gr.Markdown("Give the target person some body regions of the donor (their region "
+                    "codes); everything else, and the pose, stay the target's. The regions: "
+                    + "; ".join(f"**{n}**: {d}" for n, d in regions.REGION_DESCRIPTIONS.items())
+                    + " (docs/regions.png).")
+        status = gr.Markdown(elem_id="regions-status")
+        with gr.Row():
+            target_name = gr.Dropdown(names, value=names[0] if names else None, label="Target",
+                                      elem_id="regions-target")
+            donor_name = gr.Dropdown(names, value=names[-1] if names else None, label="Donor",
+                                     elem_id="regions-donor")
+        chosen = gr.CheckboxGroup(list(regions.REGION_NAMES), value=["upper_clothes", "pants"],
+                                  label="Regions from the donor", elem_id="regions-names")
+        background = gr.Radio(list(regions.BACKGROUND_SOURCES), value="target",
+                              label="Background from", elem_id="regions-background",
+                              visible=engine.model.has_background)
+        with gr.Row():
+            result = _image("Target | donor | result", "regions-result")
+
+        @_guarded(status)
+        def on_change(t_name, d_name, region_names, background_from):
+            target, donor = engine.test_person(t_name), engine.test_person(d_name)
+            out = engine.swap_regions(target, donor, region_names, background_from)
+            return {result: common.grid([[target.image, donor.image, out]]), status: ""}
+
+        inputs = [target_name, donor_name, chosen, background]
+        outputs = [result, status]
+        for component in inputs:
+            component.change(on_change, inputs, outputs, concurrency_id="model")
+        return on_change, inputs, outputs
+
+
+# --- (d) Interpolation --------------------------------------------------------------------
 def interpolation_tab(engine) -> tuple | None:
     names = engine.test_names
     with gr.Tab("Interpolation", id="interpolation", elem_id="tab-interpolation"):
@@ -374,9 +410,8 @@ def video_tab(engine) -> tuple | None:
         return None
 
 
-# Tabs in page order. Region swap (per-region appearance transfer) joins between sampling
-# and interpolation as one function when the library has it.
-TABS = (transfer_tab, sampling_tab, interpolation_tab, video_tab)
+# Tabs in page order.
+TABS = (transfer_tab, sampling_tab, region_tab, interpolation_tab, video_tab)
 
 
 def build(engine, model_line: str, missing_model: str | None = None) -> gr.Blocks:

@@ -144,3 +144,18 @@ def test_upload_without_keypoint_file_uses_our_estimator(engine):
     assert (person.keypoints[:, 2] > 0).sum() >= 10
     vis = person.keypoints[:, 2] > 0
     assert (person.keypoints[vis, 0] <= 31).all() and (person.keypoints[vis, 1] <= 15).all()
+
+
+def test_region_swap_takes_only_the_named_codes(engine, web_model):
+    from dpig_tf.apps import regions
+
+    target, donor = (engine.test_person(n) for n in engine.test_names[:2])
+    got = engine.swap_regions(target, donor, ["upper_clothes", "pants"], "target")
+    codes = regions.mix_codes(web_model, target.codes, donor.codes, ["upper_clothes", "pants"])
+    expected = web_model.decode(codes[FOREGROUND], codes[BACKGROUND], target.keypoints[None])
+    assert np.abs(got.astype(int) - common.to_uint8(expected.numpy())[0]).max() <= 1
+    slices = regions.region_slices(web_model)
+    head = slices["head"]
+    assert np.array_equal(codes[FOREGROUND][..., head], target.codes[FOREGROUND][..., head])
+    assert np.array_equal(engine.swap_regions(target, target, regions.REGION_NAMES),
+                          engine.transfer(target, target.keypoints))

@@ -114,6 +114,14 @@ def test_transfer_edit_bad_uploads_and_every_tab(web_run, engine, tmp_path):
         web_page.wait_for_new_src(page, "#sampling-result", sample)
         page.screenshot(path=str(tmp_path / "4_sampling.png"), full_page=True)
 
+        # (c) Region swap: another region set gives another result.
+        page.get_by_role("tab", name="Region swap").click()
+        swapped = web_page.wait_for_new_src(page, "#regions-result", None)
+        assert not web_page.is_blank(web_page.fetch_image(swapped, url))
+        page.locator("#regions-names").get_by_label("head").check()
+        web_page.wait_for_new_src(page, "#regions-result", swapped)
+        page.screenshot(path=str(tmp_path / "4b_regions.png"), full_page=True)
+
         # (d) Interpolation.
         page.get_by_role("tab", name="Interpolation").click()
         strip = web_page.wait_for_new_src(page, "#interpolation-strip", None)
