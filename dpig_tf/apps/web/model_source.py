@@ -121,11 +121,7 @@ def load(source: ModelSource):
     if not source.found:
         raise ValueError("no model to load")
     if source.kind == "preset":
-        import dpig_tf
+        from dpig_tf.pretrained import presets
 
-        from_preset = getattr(dpig_tf, "from_preset", None)
-        if from_preset is None:
-            raise ValueError("--preset: dpig_tf.from_preset is not available in this version "
-                             "(pretrained presets are not merged yet); use --run_dir=DIR")
-        return from_preset(source.path)
+        return presets.load_preset(source.path)  # a PresetError names a bad preset file
     return DisentangledGenerator.from_run_dir(source.path)

@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-import dpig_tf
 from dpig_tf import config_io
 from dpig_tf.apps.web import model_source
 from dpig_tf.testing.run_dirs import write_untrained_run
@@ -58,10 +57,20 @@ def test_flags(runs, tmp_path):
         model_source.resolve(None, str(tmp_path / "p.keras"))
 
 
-def test_preset_needs_from_preset(tmp_path):
-    if hasattr(dpig_tf, "from_preset"):
-        pytest.skip("dpig_tf.from_preset exists: presets load through it")
-    preset = tmp_path / "p.keras"
-    preset.write_bytes(b"")
-    with pytest.raises(ValueError, match="dpig_tf.from_preset is not available"):
-        model_source.load(model_source.resolve(None, str(preset)))
+def test_preset_loads_and_a_bad_one_is_a_clear_error(runs, tmp_path):
+    import numpy as np
+
+    from dpig_tf.pretrained import presets
+
+    _, old, _ = runs
+    preset = presets.save_preset(old, tmp_path / "preset")
+    model = model_source.load(model_source.resolve(None, str(preset)))
+    reference = model_source.load(model_source.resolve(str(old), None))
+    z = np.zeros((1, model.foreground_dim), np.float32)
+    bg = np.zeros((1, model.background_dim), np.float32)
+    kp = np.zeros((1, 18, 3), np.float32)
+    assert np.array_equal(model.decode(z, bg, kp).numpy(), reference.decode(z, bg, kp).numpy())
+    not_a_preset = tmp_path / "p.keras"
+    not_a_preset.write_bytes(b"")
+    with pytest.raises(presets.PresetError, match="p.keras/metadata.json: expected a dpig_tf"):
+        model_source.load(model_source.resolve(None, str(not_a_preset)))
