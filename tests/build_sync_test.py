@@ -70,8 +70,8 @@ def test_sizes_leave_headroom_over_the_measured_time():
     timeouts = dict(update_build.SIZES)
     for src, seconds in update_build.read_durations().items():
         assert timeouts[update_build.size_for(seconds)] >= update_build.HEADROOM * seconds, src
-    assert update_build.size_for(20) == "small" and update_build.size_for(21) == "medium"
-    assert update_build.size_for(300) == "large" and update_build.size_for(301) == "enormous"
+    assert update_build.size_for(1) == "medium" and update_build.size_for(76) == "large"
+    assert update_build.size_for(225) == "large" and update_build.size_for(226) == "enormous"
     assert update_build.size_for(None) == update_build.DEFAULT_SIZE == "large"
 
 
@@ -83,9 +83,9 @@ def test_duration_table_names_only_existing_test_files():
 
 
 def test_slow_test_files_say_why_in_their_docstring():
-    update_build = _update_build_module()
-    for src, seconds in update_build.read_durations().items():
-        if update_build.size_for(seconds) in ("large", "enormous"):
+    slow_seconds = 120  # measured under `bazel test` on 2 shared cores; most files take < 60 s
+    for src, seconds in _update_build_module().read_durations().items():
+        if seconds > slow_seconds:
             docstring = ast.get_docstring(ast.parse((ROOT / src).read_text())) or ""
             assert "slow" in docstring.lower(), (
                 f"{src} takes {seconds:.0f} s: say in its module docstring why it is slow")
