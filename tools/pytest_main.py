@@ -11,4 +11,5 @@ if __name__ == "__main__":
     if os.path.isdir(root):
         os.chdir(root)
         sys.path.insert(0, root)
-    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]]))
+    # --durations: the log of a slow target names its slowest tests.
+    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--durations=5", *sys.argv[1:]]))

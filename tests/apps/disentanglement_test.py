@@ -9,6 +9,8 @@ after Stage-I training on the demo data, swapping the foreground code changes pi
 inside the mask more than outside (far more after the full schedule), and swapping the
 background code the reverse (the pixel-level ratios of `disentanglement.measure`, on
 64 test images).
+Slow (10 min measured under `bazel test` on 2 shared cores): the short test trains 1000 demo
+steps.
 """
 
 import json

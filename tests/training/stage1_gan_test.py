@@ -1,4 +1,8 @@
-"""Stage1GAN: which variables each update changes, finite losses, step-0 rule, 1 vs 2 replicas."""
+"""Stage1GAN: which variables each update changes, finite losses, step-0 rule, 1 vs 2 replicas.
+
+Slow (3.5 min measured under `bazel test` on 2 shared cores): each test builds and compiles a
+GAN of its own and traces its train steps (on one and two replicas, and in mixed bfloat16).
+"""
 
 import numpy as np
 import pytest
