@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dpig_tf import cli
 from dpig_tf.data import keypoints_csv
 from dpig_tf.data import synthetic
 from dpig_tf.eval import gfla_reconstruction
@@ -75,13 +76,19 @@ def test_gfla_ssim_is_skimage_win51_on_unit_floats(gfla_folders):
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
 
 
+def _exit_code(argv) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(score.main, argv)  # as `python -m dpig_tf.eval.score` runs it
+    return exit_info.value.code
+
+
 def test_missing_weights_are_one_line_errors_before_reading(gfla_folders, capsys, tmp_path):
     f = gfla_folders
-    assert score.main([f"--generated={f['generated']}", f"--targets={f['targets']}",
+    assert _exit_code([f"--generated={f['generated']}", f"--targets={f['targets']}",
                        "--protocol=gfla", f"--out={tmp_path / 'r.json'}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: expected LPIPS weights, found none") and "\n" not in err
-    assert score.main([f"--generated={f['generated']}", f"--targets={f['targets']}",
+    assert _exit_code([f"--generated={f['generated']}", f"--targets={f['targets']}",
                        "--protocol=cfld", f"--lpips_weights={f['lpips']}",
                        f"--out={tmp_path / 'r.json'}"]) == 2
     err = capsys.readouterr().err

@@ -177,6 +177,7 @@ def test_rest_round_trip_in_process_server(served, tmp_path):
         assert (tmp_path / "out.png").is_file()
         args[-1] = f"--input=target_keypoints={tmp_path / 'keypoints.npy'}"
         np.save(tmp_path / "keypoints.npy", np.zeros((2, 17, 3), np.float32))
-        assert client_lib.main(args) == 1
+        with pytest.raises(S.SignatureInputError, match="got 17 joints"):
+            client_lib.main(args)  # a user error: cli.run prints it as one line, exit 2
     finally:
         httpd.shutdown()
