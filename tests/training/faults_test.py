@@ -44,8 +44,11 @@ def _env():
 
 
 def _command(run_dir, overrides=OVERRIDES):
+    # The demo data is rendered beside the run, not into the checkout (read-only under Bazel).
+    data = pathlib.Path(run_dir).parent / "tiny_data"
     return [sys.executable, "-m", "dpig_tf.main", "--stage=1", "--config=tiny",
-            f"--run_dir={run_dir}", *[f"--set={o}" for o in overrides]]
+            f"--run_dir={run_dir}", f"--set=data.demo_dir={data}",
+            *[f"--set={o}" for o in overrides]]
 
 
 def _steps(run_dir, phase="stage1"):
@@ -205,7 +208,7 @@ set -u
 mount -t tmpfs -o size=1500k tmpfs "$MNT"
 cd "$REPO"
 "$PY" -m dpig_tf.main --stage=1 --config=tiny --run_dir="$MNT/run" \
-    --set=stage1.train_pose_ae=false --set=stage1.checkpoint_every=2 \
+    --set=data.demo_dir="$OUT/tiny_data" --set=stage1.train_pose_ae=false --set=stage1.checkpoint_every=2 \
     --set=stage1.log_every=100000 --set=stage1.image_every=0 --set=stage1.steps=100000 \
     --set=stage1.keep_checkpoints=2 >"$OUT/stdout" 2>"$OUT/stderr" &
 pid=$!
