@@ -9,7 +9,9 @@ Usage (server started as in docs/EXPORT.md):
     python export/client.py --contract=OUT/dpig/1/assets.extra/dpig_signatures.json \
         --endpoint=transfer --input=image=src.png --input=keypoints=src_kp.npy \
         --input=target_keypoints=tgt_kp.npy --rest=http://localhost:8501 --out=out.png
-    (or --grpc=localhost:8500 instead of --rest)
+    (or --grpc=localhost:8500 instead of --rest; or, without a server,
+    --variants=DIR to run the fastest faithful LiteRT/ONNX model recorded in
+    DIR/variants.json, --variant=FILE to force one: export/variants.py)
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import urllib.request
 import numpy as np
 
 from dpig_tf import cli
+from dpig_tf.errors import UsageError
 from dpig_tf.errors import UserError
 from export import signatures
+from export import variants
 
 MODEL_NAME = "dpig"
 CONTRACT_FILE = "assets.extra/dpig_signatures.json"
@@ -190,8 +194,8 @@ def save_output(array: np.ndarray, path: str) -> None:
 
 def main(argv=None) -> int:
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contract", required=True,
-                        help=f"OUT/{MODEL_NAME}/<version> or its {CONTRACT_FILE}")
+    parser.add_argument("--contract", default="",
+                        help=f"OUT/{MODEL_NAME}/<version> or its {CONTRACT_FILE} (server modes)")
     parser.add_argument("--endpoint", default=signatures.TRANSFER,
                         choices=signatures.ENDPOINTS)
     parser.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
@@ -202,20 +206,30 @@ def main(argv=None) -> int:
     parser.add_argument("--model_name", default=MODEL_NAME)
     parser.add_argument("--version", type=int, default=None)
     parser.add_argument("--out", default="", help="save the image output (.png or .npy)")
+    variants.add_arguments(parser)
     args = parser.parse_args(argv)
-    if bool(args.rest) == bool(args.grpc):
-        parser.error("give exactly one of --rest or --grpc")
+    if sum(map(bool, (args.rest, args.grpc, args.variants))) != 1:
+        parser.error("give exactly one of --rest, --grpc or --variants")
+    if not args.variants and not args.contract:
+        parser.error("--rest/--grpc need --contract")
     inputs = {}
     for item in args.input:
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--input {item!r}: expected NAME=VALUE")
         inputs[name] = load_input(value)
-    client = ServingClient(read_contract(args.contract), args.model_name, args.version)
-    if args.rest:
-        outputs = client.rest_predict(args.rest, args.endpoint, inputs, args.format)
+    if args.variants:  # local: the fastest faithful exported model
+        outputs = variants.predict_local(args.variants, args.endpoint, inputs, args.variant)
     else:
-        outputs = client.grpc_predict(args.grpc, args.endpoint, inputs)
+        if not args.contract:
+            raise UsageError("expected --contract=EXPORT/dpig/<version> for a server, or "
+                             "--variants=DIR for a local exported model; found neither",
+                             field="--contract")
+        client = ServingClient(read_contract(args.contract), args.model_name, args.version)
+        if args.rest:
+            outputs = client.rest_predict(args.rest, args.endpoint, inputs, args.format)
+        else:
+            outputs = client.grpc_predict(args.grpc, args.endpoint, inputs)
     for name, value in outputs.items():
         print(f"{name}: shape {value.shape}, range [{value.min():.3f}, {value.max():.3f}]")
     if args.out and signatures.OUTPUT_IMAGE in outputs and args.endpoint != signatures.ENCODE:

@@ -56,3 +56,22 @@ class VideoDecoder:
         k_p = g.conv_in.kernel[:, :, self.embedding_dim:, :]
         x = tf.nn.relu(tf.nn.conv2d(heat, k_p, 1, "SAME") + bias_map)
         return g.after_input_conv(x)
+
+
+def decode_frames(variants_dir, foreground, background, keypoints, force: str = ""):
+    """Frames (T, H, W, 3) of one appearance (codes (1, E)) in T poses (T, 18, 3), run by
+    the fastest faithful `decode` model of DIR/variants.json (export/variants.py), or
+    by the file named in `force`. The exported models have no cached bias map; they
+    decode each frame whole."""
+    import numpy as np
+
+    from export import signatures
+    from export import variants
+
+    _, _, run = variants.select(variants_dir, signatures.DECODE, force)
+    n = len(keypoints)
+    inputs = {signatures.FOREGROUND: np.repeat(np.asarray(foreground, np.float32), n, 0)}
+    if background is not None:
+        inputs[signatures.BACKGROUND] = np.repeat(np.asarray(background, np.float32), n, 0)
+    inputs[signatures.TARGET_KEYPOINTS] = np.asarray(keypoints, np.float32)
+    return run(inputs)[signatures.OUTPUT_IMAGE]

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SCRIPTS = ("saved_model", "tflite_export", "onnx_export", "trt", "client")
+SCRIPTS = ("saved_model", "tflite_export", "onnx_export", "trt", "client", "int8_layers")
 MODULES = SCRIPTS + ("signatures", "run_loader", "representative_data", "trt_calibration",
-                     "trt_runner")
+                     "trt_runner", "quality", "variants")
 
 
 def test_trt_script_help_from_repo_root():
