@@ -39,19 +39,14 @@ def run(opts) -> dict:
     if not opts.pairs:
         raise UsageError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
                          "--fg_image/--bg_image/--pose_image")
-    pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
-    for a, b, line in pairs:
-        for name in (a, b):
-            if name not in real.rows:
-                raise DataError(f"image {name!r} is not in the annotation CSV "
-                                f"{opts.annotations}", opts.pairs, line)
+    pairs = _read_pairs(opts, real)
     files, rows = [], []
     for start in range(0, len(pairs), opts.batch_size):
         chunk = pairs[start:start + opts.batch_size]
-        src, src_kp = real.batch([a for a, _, _ in chunk])
-        tgt, tgt_kp = real.batch([b for _, b, _ in chunk])
+        src, src_kp = real.batch([a for a, _ in chunk])
+        tgt, tgt_kp = real.batch([b for _, b in chunk])
         fake = common.to_uint8(model.transfer(src, src_kp, tgt_kp).numpy())
-        for i, (a, b, _) in enumerate(chunk):
+        for i in range(len(chunk)):
             idx = start + i
             files.append(common.save_png(fake[i], out / f"{idx:05d}.png"))
             if len(rows) < GRID_ROWS:
@@ -86,16 +81,21 @@ def _mixed(opts, model, real, out) -> dict:
             "num_images": 1, "checksum": int(np.asarray(fake, np.int64).sum())}
 
 
+def _read_pairs(opts, real) -> list[tuple[str, str]]:
+    """The (from, to) rows of --pairs; every name must have keypoints (else file:line error)."""
+    pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
+    for a, b, line in pairs:
+        for name in (a, b):
+            if name not in real.rows:
+                raise DataError(f"image {name!r} is not in the annotation CSV "
+                                f"{real.annotations}", opts.pairs, line)
+    return [(a, b) for a, b, _ in pairs]
+
+
 def _region_pairs(opts, real) -> list[tuple[str, str]]:
     """(donor, target) names: the rows of --pairs (from = donor, to = target) or --from/--to."""
     if opts.pairs:
-        pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
-        for a, b, line in pairs:
-            for name in (a, b):
-                if name not in real.rows:
-                    raise DataError(f"image {name!r} is not in the annotation CSV "
-                                    f"{real.annotations}", opts.pairs, line)
-        return [(a, b) for a, b, _ in pairs]
+        return _read_pairs(opts, real)
     if opts.from_image and opts.to_image:
         return [(opts.from_image, opts.to_image)]
     raise UsageError("--regions needs --pairs (rows donor,target) or --from=DONOR --to=TARGET")
