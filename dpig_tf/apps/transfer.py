@@ -33,25 +33,17 @@ def run(opts) -> dict:
     if opts.regions:
         return _regions(opts, model, real, out)
     if opts.background_from:
-        raise ValueError("--background-from needs --regions")
+        raise UsageError("--background-from needs --regions")
     if opts.fg_image or opts.bg_image or opts.pose_image:
         return _mixed(opts, model, real, out)
     if not opts.pairs:
         raise UsageError("--mode=transfer needs --pairs (a from,to CSV) or the mixed form "
                          "--fg_image/--bg_image/--pose_image")
     pairs = _read_pairs(opts, real)
-    files, rows = [], []
-    for start in range(0, len(pairs), opts.batch_size):
-        chunk = pairs[start:start + opts.batch_size]
-        src, src_kp = real.batch([a for a, _ in chunk])
-        tgt, tgt_kp = real.batch([b for _, b in chunk])
-        fake = common.to_uint8(model.transfer(src, src_kp, tgt_kp).numpy())
-        for i in range(len(chunk)):
-            idx = start + i
-            files.append(common.save_png(fake[i], out / f"{idx:05d}.png"))
-            if len(rows) < GRID_ROWS:
-                rows.append([common.to_uint8(src[i]), common.to_uint8(tgt[i]), fake[i]])
-    grid = common.save_png(common.grid(rows), out / "grid.png")
+    files, grid = _generate_pairs(
+        pairs, opts, real, out,
+        generate=lambda src, src_kp, _tgt, tgt_kp: model.transfer(src, src_kp, tgt_kp).numpy(),
+        grid_row=lambda src, tgt, fake: [src, tgt, fake])
     return {"mode": "transfer", "pairs": len(pairs), "num_images": len(files), "grid": grid,
             "out": str(out), "columns": ["from", "to", "generated"]}
 
@@ -81,6 +73,27 @@ def _mixed(opts, model, real, out) -> dict:
             "num_images": 1, "checksum": int(np.asarray(fake, np.int64).sum())}
 
 
+def _generate_pairs(pairs, opts, real, out, generate, grid_row) -> tuple[list, str]:
+    """Runs (first, second) name pairs through `generate` in batches; writes OUT/%05d.png.
+
+    `generate(first, first_kp, second, second_kp)` returns images in [-1, 1];
+    `grid_row(first, second, result)` orders the first GRID_ROWS rows of OUT/grid.png.
+    Returns (the PNG paths, the grid path).
+    """
+    files, rows = [], []
+    for start in range(0, len(pairs), opts.batch_size):
+        chunk = pairs[start:start + opts.batch_size]
+        first, first_kp = real.batch([a for a, _ in chunk])
+        second, second_kp = real.batch([b for _, b in chunk])
+        fake = common.to_uint8(generate(first, first_kp, second, second_kp))
+        for i in range(len(chunk)):
+            files.append(common.save_png(fake[i], out / f"{start + i:05d}.png"))
+            if len(rows) < GRID_ROWS:
+                rows.append(grid_row(common.to_uint8(first[i]), common.to_uint8(second[i]),
+                                     fake[i]))
+    return files, common.save_png(common.grid(rows), out / "grid.png")
+
+
 def _read_pairs(opts, real) -> list[tuple[str, str]]:
     """The (from, to) rows of --pairs; every name must have keypoints (else file:line error)."""
     pairs = keypoints_csv.read_pairs_csv_with_lines(opts.pairs)
@@ -105,19 +118,13 @@ def _regions(opts, model, real, out) -> dict:
     names = region_codes.parse_regions(opts.regions)
     background_from = region_codes.check_background_from(opts.background_from)
     pairs = _region_pairs(opts, real)
-    files, rows = [], []
-    for start in range(0, len(pairs), opts.batch_size):
-        chunk = pairs[start:start + opts.batch_size]
-        donor, donor_kp = real.batch([d for d, _ in chunk])
-        target, target_kp = real.batch([t for _, t in chunk])
-        result = region_codes.transfer_regions(model, target, target_kp, donor, donor_kp,
-                                               names, background_from)
-        fake = common.to_uint8(result.images)
-        for i in range(len(chunk)):
-            files.append(common.save_png(fake[i], out / f"{start + i:05d}.png"))
-            if len(rows) < GRID_ROWS:
-                rows.append([common.to_uint8(target[i]), common.to_uint8(donor[i]), fake[i]])
-    grid = common.save_png(common.grid(rows), out / "grid.png")
+
+    def generate(donor, donor_kp, target, target_kp):
+        return region_codes.transfer_regions(model, target, target_kp, donor, donor_kp, names,
+                                             background_from).images
+
+    files, grid = _generate_pairs(pairs, opts, real, out, generate,
+                                  grid_row=lambda donor, target, fake: [target, donor, fake])
     return {"mode": "transfer", "form": "regions", "regions": list(names),
             "background_from": background_from if model.has_background else None,
             "pairs": len(pairs), "num_images": len(files), "files": files, "grid": grid,

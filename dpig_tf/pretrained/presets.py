@@ -53,6 +53,7 @@ def save_preset(run_dir, out) -> pathlib.Path:
 
     from dpig_tf.models import factory
     from dpig_tf.models.disentangled_generator import DisentangledGenerator
+    from dpig_tf.models.disentangled_generator import MissingWeightsError
     from dpig_tf.models.disentangled_generator import restore_networks
 
     run_dir, out = pathlib.Path(run_dir), pathlib.Path(out)
@@ -67,7 +68,7 @@ def save_preset(run_dir, out) -> pathlib.Path:
         restore_networks(run_dir / names.STAGE1_DIR, "Stage-I discriminator",
                          {names.DISCRIMINATOR: discriminator})
         nets[names.DISCRIMINATOR] = discriminator
-    except ValueError:
+    except MissingWeightsError:
         pass  # a run without a trained D still makes a preset for inference
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -96,10 +96,11 @@ def import_tf1(dataset: str, sources: ImportSources, out: str, overrides=()) -> 
         check_variables(ckpt, kind, rows, expected)
         for row in rows:
             _weight(nets, row).assign(_transformed(ckpt.tensor(row.tf1_name), row, arch))
+        by_var = {id(_weight(nets, row)): row for row in rows}
         for name, variables, updates in _adam_groups(kind, nets, ckpt):
-            if _has_adam_slots(ckpt, rows, nets, variables):
-                optimizers[name] = _import_adam(cfg, name, variables, updates, ckpt, rows,
-                                                nets, arch)
+            if _has_adam_slots(ckpt, by_var, variables):
+                optimizers[name] = _import_adam(cfg, name, variables, updates, ckpt, by_var,
+                                                arch)
         record["sources"][kind] = {
             "path": ckpt.prefix, "model_id": tf1_names.MODEL_IDS[dataset][kind],
             "step": ckpt.step, "imported_variables": len(rows),
@@ -176,25 +177,21 @@ def _adam_groups(kind: str, nets: dict, ckpt) -> list:
     return []
 
 
-def _rows_by_variable(rows, nets) -> dict:
-    return {id(_weight(nets, row)): row for row in rows}
-
-
-def _has_adam_slots(ckpt, rows, nets, variables) -> bool:
-    by_var = _rows_by_variable(rows, nets)
+def _has_adam_slots(ckpt, by_var: dict, variables) -> bool:
+    """Whether every variable's table row has both Adam slots in the checkpoint."""
     return all(by_var[id(v)].tf1_name + suffix in ckpt.shapes
                for v in variables for suffix in tf1_names.ADAM_SLOTS.values())
 
 
-def _import_adam(cfg, name: str, variables, updates: int, ckpt, rows, nets, arch):
-    """Our Stage-I Adam for `variables`, with the TF1 Adam moments and iteration count."""
+def _import_adam(cfg, name: str, variables, updates: int, ckpt, by_var: dict, arch):
+    """Our Stage-I Adam for `variables` (rows in `by_var`, keyed by id), with the TF1 Adam
+    moments and iteration count."""
     from dpig_tf.training import optimizers
 
     s1 = cfg.stage1
     optimizer = optimizers.adam(s1.learning_rate, s1.beta_1, s1.beta_2, s1.epsilon,
                                 s1.lr_decay_steps, cfg.runtime.mixed_precision, name=name)
     optimizer.build(variables)
-    by_var = _rows_by_variable(rows, nets)
     for variable in variables:
         row = by_var[id(variable)]
         index = optimizer._get_variable_index(variable)
